@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine, builds, and tests or runs the demo.
+#
+#   ./build.sh test    install dependencies, build with -Werror, run the whole
+#                      suite, then run it again under ASan + UBSan
+#   ./build.sh demo    install dependencies, build, start the chat demo
+#   ./build.sh build   install dependencies and build (tests, examples, bench)
+#   ./build.sh deps    install dependencies only
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '\n== %s\n' "$*"; }
+
+# Debian packages: build, tests and interop peers, benchmarks' peers, fuzzing.
+PACKAGES=(
+  cmake g++ make pkg-config
+  libasio-dev zlib1g-dev libssl-dev openssl node-llhttp catch2 libbenchmark-dev
+  python3 python3-websockets nodejs npm chromium
+  libboost-dev libwebsocketpp-dev
+  clang libclang-rt-14-dev
+)
+
+install_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  # node and npm may come from elsewhere than Debian; only install them if absent.
+  local filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in
+      nodejs) command -v node >/dev/null || filtered+=("$p") ;;
+      npm) command -v npm >/dev/null || filtered+=("$p") ;;
+      *) filtered+=("$p") ;;
+    esac
+  done
+  if [ ${#filtered[@]} -gt 0 ]; then
+    log "installing ${filtered[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q || true
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${filtered[@]}"
+  fi
+  if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/ws ]; then
+    log "installing Node's ws for the interop tests"
+    (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# configure_and_build DIR [cmake args...]
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBSOCKETS_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+run_tests() {
+  local dir=$1
+  shift
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$JOBS" "$@"
+}
+
+cmd=${1:-test}
+case "$cmd" in
+  deps)
+    install_deps
+    ;;
+  build)
+    install_deps
+    configure_and_build build
+    ;;
+  test)
+    install_deps
+    log "build (-Wall -Wextra -Werror)"
+    configure_and_build build
+    log "test suite"
+    run_tests build
+    log "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+    configure_and_build build-asan -DWEBSOCKETS_SANITIZE=address,undefined \
+      -DWEBSOCKETS_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+    log "test suite under ASan + UBSan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      run_tests build-asan
+    log "all tests passed"
+    ;;
+  demo)
+    install_deps
+    configure_and_build build -DWEBSOCKETS_BUILD_TESTS=OFF -DWEBSOCKETS_BUILD_BENCH=OFF
+    log "chat demo: open http://localhost:8765/ in a browser (Ctrl-C to stop)"
+    exec ./build/examples/chat_server 127.0.0.1 8765
+    ;;
+  *)
+    echo "usage: $0 test|demo|build|deps" >&2
+    exit 2
+    ;;
+esac
