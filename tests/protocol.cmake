@@ -1,0 +1,1 @@
+websockets_add_test(test_protocol test_protocol.cpp)
