@@ -1,0 +1,1 @@
+websockets_add_test(test_test_stream test_test_stream.cpp)
