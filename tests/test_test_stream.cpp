@@ -409,7 +409,7 @@ TEST_CASE("writes to a closed peer fail with broken_pipe") {
   CHECK(w3.ec == asio::error::broken_pipe);
 }
 
-TEST_CASE("operations on a closed stream fail; its pending ones are aborted") {
+TEST_CASE("operations on a closed stream fail, and its pending ones are aborted") {
   asio::io_context ctx;
   auto [a, b] = make_test_stream_pair(ctx, {.capacity = 2});
   char buf[8];

@@ -279,7 +279,7 @@ class test_stream_completions {
 // suspended operations, all under one mutex.
 class test_stream_state {
  public:
-  // One direction: bytes written by side `from`, read by the other side.
+  // One direction: the bytes one side writes and the other reads.
   struct channel {
     test_stream_bytes bytes;
     test_stream_op* reader = nullptr;  // suspended read of the receiving side
