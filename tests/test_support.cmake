@@ -1,0 +1,1 @@
+websockets_add_test(test_test_support test_test_support.cpp)
