@@ -1,0 +1,1 @@
+websockets_add_test(test_interop_peers test_interop_peers.cpp LABELS interop)
