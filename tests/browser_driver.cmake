@@ -1,0 +1,1 @@
+websockets_add_test(test_browser_driver test_browser_driver.cpp LABELS browser)
