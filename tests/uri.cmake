@@ -1,0 +1,1 @@
+websockets_add_test(test_uri test_uri.cpp)
