@@ -1,0 +1,1 @@
+websockets_add_test(test_headers test_headers.cpp)
