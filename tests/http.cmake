@@ -1,0 +1,1 @@
+websockets_add_test(test_http test_http.cpp)
