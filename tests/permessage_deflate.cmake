@@ -1,0 +1,1 @@
+websockets_add_test(test_permessage_deflate test_permessage_deflate.cpp)
