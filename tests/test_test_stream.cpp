@@ -25,6 +25,10 @@
 #include <thread>
 #include <vector>
 
+#if WEBSOCKETS_WITH_OPENSSL
+#include <asio/ssl.hpp>
+#endif
+
 using websockets::make_test_stream_pair;
 using websockets::test_stream;
 using websockets::test_stream_options;
@@ -38,7 +42,7 @@ struct io_result {
   std::size_t n = 0;
 };
 
-auto record(io_result& r) {
+auto record_result(io_result& r) {
   return [&r](std::error_code ec, std::size_t n) {
     r.done = true;
     r.ec = ec;
@@ -88,8 +92,8 @@ TEST_CASE("bytes written to one stream are read from the other, both ways") {
   char buf[16] = {};
 
   io_result w, r;
-  a.async_write_some(asio::buffer("hello", 5), record(w));
-  b.async_read_some(asio::buffer(buf), record(r));
+  a.async_write_some(asio::buffer("hello", 5), record_result(w));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   finish(ctx);
   CHECK(w.ec == std::error_code{});
   CHECK(w.n == 5);
@@ -99,11 +103,11 @@ TEST_CASE("bytes written to one stream are read from the other, both ways") {
 
   // The other way, the read first this time: it waits for the write.
   io_result w2, r2;
-  a.async_read_some(asio::buffer(buf), record(r2));
+  a.async_read_some(asio::buffer(buf), record_result(r2));
   settle(ctx);
   CHECK_FALSE(r2.done);
   CHECK(a.stats().read_waiting);
-  b.async_write_some(asio::buffer("world!", 6), record(w2));
+  b.async_write_some(asio::buffer("world!", 6), record_result(w2));
   finish(ctx);
   REQUIRE(r2.done);
   CHECK(r2.n == 6);
@@ -120,11 +124,11 @@ TEST_CASE("handlers never run inside the initiating function") {
   char buf[4];
 
   io_result w;
-  a.async_write_some(asio::buffer("abc", 3), record(w));
+  a.async_write_some(asio::buffer("abc", 3), record_result(w));
   CHECK_FALSE(w.done);  // it could complete at once, yet is only posted
 
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   CHECK_FALSE(r.done);
   finish(ctx);
   CHECK(w.done);
@@ -132,8 +136,8 @@ TEST_CASE("handlers never run inside the initiating function") {
 
   // A suspended read completed by the peer's write is posted too.
   io_result r2, w2;
-  b.async_read_some(asio::buffer(buf), record(r2));
-  a.async_write_some(asio::buffer("x", 1), record(w2));
+  b.async_read_some(asio::buffer(buf), record_result(r2));
+  a.async_write_some(asio::buffer("x", 1), record_result(w2));
   CHECK_FALSE(r2.done);
   CHECK_FALSE(w2.done);
   finish(ctx);
@@ -160,7 +164,7 @@ TEST_CASE("a pending read keeps io_context::run() busy, like a socket") {
   auto [a, b] = make_test_stream_pair(ctx);
   char buf[4];
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   // run_one() would block forever if the read were not counted as work;
   // poll() shows it is pending and that run() would not return.
   CHECK(ctx.poll() == 0);
@@ -262,7 +266,7 @@ TEST_CASE("write_limit makes writes partial") {
   asio::io_context ctx;
   auto [a, b] = make_test_stream_pair(ctx, {.write_limit = 3}, {});
   io_result w;
-  a.async_write_some(asio::buffer("abcdefgh", 8), record(w));
+  a.async_write_some(asio::buffer("abcdefgh", 8), record_result(w));
   finish(ctx);
   CHECK(w.n == 3);
   CHECK(b.available() == 3);
@@ -276,14 +280,14 @@ TEST_CASE("write_limit makes writes partial") {
   CHECK(total == 5);
   char buf[16];
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   finish(ctx);
   CHECK(std::string(buf, r.n) == "abcdefgh");
 
   // Limits can change between operations.
   a.set_options({.write_limit = 0});
   io_result w2;
-  a.async_write_some(asio::buffer("0123456789", 10), record(w2));
+  a.async_write_some(asio::buffer("0123456789", 10), record_result(w2));
   finish(ctx);
   CHECK(w2.n == 10);
 }
@@ -294,7 +298,7 @@ TEST_CASE("a full buffer makes the writer wait until the reader reads") {
   auto [a, b] = make_test_stream_pair(ctx, {}, {.capacity = 8});
   const std::string out = pattern(20, 3);
   io_result w;
-  asio::async_write(a, asio::buffer(out), record(w));
+  asio::async_write(a, asio::buffer(out), record_result(w));
   settle(ctx);
   CHECK_FALSE(w.done);
   auto sa = a.stats();
@@ -309,7 +313,7 @@ TEST_CASE("a full buffer makes the writer wait until the reader reads") {
 
   char buf[5];
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   settle(ctx);
   CHECK(r.n == 5);
   CHECK(std::string(buf, 5) == out.substr(0, 5));
@@ -320,7 +324,7 @@ TEST_CASE("a full buffer makes the writer wait until the reader reads") {
 
   std::string rest(15, '\0');
   io_result r2;
-  asio::async_read(b, asio::buffer(rest), record(r2));
+  asio::async_read(b, asio::buffer(rest), record_result(r2));
   finish(ctx);
   CHECK(w.done);
   CHECK(w.n == 20);
@@ -334,9 +338,9 @@ TEST_CASE("a larger capacity lets a waiting writer in") {
   asio::io_context ctx;
   auto [a, b] = make_test_stream_pair(ctx, {.capacity = 4});
   io_result w1, w2;
-  a.async_write_some(asio::buffer("abcd", 4), record(w1));
+  a.async_write_some(asio::buffer("abcd", 4), record_result(w1));
   settle(ctx);
-  a.async_write_some(asio::buffer("efgh", 4), record(w2));
+  a.async_write_some(asio::buffer("efgh", 4), record_result(w2));
   settle(ctx);
   CHECK(w1.n == 4);
   CHECK_FALSE(w2.done);
@@ -350,7 +354,7 @@ TEST_CASE("after close the peer drains the buffered bytes, then reads eof") {
   asio::io_context ctx;
   auto [a, b] = make_test_stream_pair(ctx);
   io_result w;
-  a.async_write_some(asio::buffer("bye", 3), record(w));
+  a.async_write_some(asio::buffer("bye", 3), record_result(w));
   finish(ctx);
   a.close();
   CHECK_FALSE(a.is_open());
@@ -359,14 +363,14 @@ TEST_CASE("after close the peer drains the buffered bytes, then reads eof") {
 
   char buf[8];
   io_result r1, r2, r3;
-  b.async_read_some(asio::buffer(buf), record(r1));
+  b.async_read_some(asio::buffer(buf), record_result(r1));
   finish(ctx);
   CHECK(r1.ec == std::error_code{});
   CHECK(std::string(buf, r1.n) == "bye");
-  b.async_read_some(asio::buffer(buf), record(r2));
+  b.async_read_some(asio::buffer(buf), record_result(r2));
   finish(ctx);
   CHECK(r2.ec == asio::error::eof);
-  b.async_read_some(asio::buffer(buf), record(r3));
+  b.async_read_some(asio::buffer(buf), record_result(r3));
   finish(ctx);
   CHECK(r3.ec == asio::error::eof);  // and it stays so
 }
@@ -379,7 +383,7 @@ TEST_CASE("close wakes the peer's pending read with eof") {
   test_stream& b = pair.second;
   char buf[8];
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   settle(ctx);
   CHECK_FALSE(r.done);
   a.reset();  // the destructor closes, as a socket's does
@@ -393,9 +397,9 @@ TEST_CASE("writes to a closed peer fail with broken_pipe") {
   auto [a, b] = make_test_stream_pair(ctx, {.capacity = 4});
   // One write waits on a full buffer when the peer closes.
   io_result w1, w2, w3;
-  b.async_write_some(asio::buffer("abcd", 4), record(w1));
+  b.async_write_some(asio::buffer("abcd", 4), record_result(w1));
   settle(ctx);
-  b.async_write_some(asio::buffer("more", 4), record(w2));
+  b.async_write_some(asio::buffer("more", 4), record_result(w2));
   settle(ctx);
   CHECK(w1.n == 4);
   CHECK(b.stats().write_waiting);
@@ -404,7 +408,7 @@ TEST_CASE("writes to a closed peer fail with broken_pipe") {
   CHECK(w2.ec == asio::error::broken_pipe);
   CHECK(w2.n == 0);
   // And later ones fail at once.
-  b.async_write_some(asio::buffer("x", 1), record(w3));
+  b.async_write_some(asio::buffer("x", 1), record_result(w3));
   finish(ctx);
   CHECK(w3.ec == asio::error::broken_pipe);
 }
@@ -414,10 +418,10 @@ TEST_CASE("operations on a closed stream fail, and its pending ones are aborted"
   auto [a, b] = make_test_stream_pair(ctx, {.capacity = 2});
   char buf[8];
   io_result r, w, r2, w2;
-  a.async_read_some(asio::buffer(buf), record(r));
-  a.async_write_some(asio::buffer("abc", 3), record(w));  // 2 fit
+  a.async_read_some(asio::buffer(buf), record_result(r));
+  a.async_write_some(asio::buffer("abc", 3), record_result(w));  // 2 fit
   settle(ctx);
-  a.async_write_some(asio::buffer("c", 1), record(w2));  // waits
+  a.async_write_some(asio::buffer("c", 1), record_result(w2));  // waits
   settle(ctx);
   CHECK(w.n == 2);
   CHECK(a.stats().write_waiting);
@@ -425,12 +429,12 @@ TEST_CASE("operations on a closed stream fail, and its pending ones are aborted"
   settle(ctx);
   CHECK(r.ec == asio::error::operation_aborted);
   CHECK(w2.ec == asio::error::operation_aborted);
-  a.async_read_some(asio::buffer(buf), record(r2));
+  a.async_read_some(asio::buffer(buf), record_result(r2));
   finish(ctx);
   CHECK(r2.ec == asio::error::bad_descriptor);
   // b still gets what was sent before the close.
   io_result r3;
-  b.async_read_some(asio::buffer(buf), record(r3));
+  b.async_read_some(asio::buffer(buf), record_result(r3));
   finish(ctx);
   CHECK(std::string(buf, r3.n) == "ab");
 }
@@ -467,10 +471,10 @@ TEST_CASE("shutdown(receive) ends this stream's reads and fails the peer's write
   auto [a, b] = make_test_stream_pair(ctx);
   char buf[4];
   io_result r, w;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   settle(ctx);
   b.shutdown(asio::socket_base::shutdown_receive);
-  a.async_write_some(asio::buffer("x", 1), record(w));
+  a.async_write_some(asio::buffer("x", 1), record_result(w));
   finish(ctx);
   CHECK(r.ec == asio::error::eof);
   CHECK(w.ec == asio::error::broken_pipe);
@@ -480,8 +484,8 @@ TEST_CASE("empty reads and writes complete at once with 0 bytes") {
   asio::io_context ctx;
   auto [a, b] = make_test_stream_pair(ctx);
   io_result r, w;
-  b.async_read_some(asio::mutable_buffer(), record(r));
-  a.async_write_some(asio::const_buffer(), record(w));
+  b.async_read_some(asio::mutable_buffer(), record_result(r));
+  a.async_write_some(asio::const_buffer(), record_result(w));
   finish(ctx);
   CHECK(r.done);
   CHECK_FALSE(r.ec);
@@ -496,8 +500,8 @@ TEST_CASE("a second concurrent read fails with already_started") {
   auto [a, b] = make_test_stream_pair(ctx);
   char buf1[4], buf2[4];
   io_result r1, r2;
-  b.async_read_some(asio::buffer(buf1), record(r1));
-  b.async_read_some(asio::buffer(buf2), record(r2));
+  b.async_read_some(asio::buffer(buf1), record_result(r1));
+  b.async_read_some(asio::buffer(buf2), record_result(r2));
   settle(ctx);
   CHECK(r2.ec == asio::error::already_started);
   CHECK_FALSE(r1.done);
@@ -512,7 +516,8 @@ TEST_CASE("a cancelled read completes with operation_aborted and loses no byte")
   asio::cancellation_signal signal;
   char buf[16];
   io_result r;
-  b.async_read_some(asio::buffer(buf), asio::bind_cancellation_slot(signal.slot(), record(r)));
+  b.async_read_some(asio::buffer(buf),
+                    asio::bind_cancellation_slot(signal.slot(), record_result(r)));
   settle(ctx);
   CHECK(b.stats().read_waiting);
   signal.emit(asio::cancellation_type::terminal);
@@ -523,11 +528,12 @@ TEST_CASE("a cancelled read completes with operation_aborted and loses no byte")
   CHECK_FALSE(b.stats().read_waiting);
 
   io_result w, r2;
-  a.async_write_some(asio::buffer("kept", 4), record(w));
+  a.async_write_some(asio::buffer("kept", 4), record_result(w));
   settle(ctx);
   // A late signal, after its operation is gone, does nothing.
   signal.emit(asio::cancellation_type::terminal);
-  b.async_read_some(asio::buffer(buf), asio::bind_cancellation_slot(signal.slot(), record(r2)));
+  b.async_read_some(asio::buffer(buf),
+                    asio::bind_cancellation_slot(signal.slot(), record_result(r2)));
   finish(ctx);
   CHECK_FALSE(r2.ec);
   CHECK(std::string(buf, r2.n) == "kept");
@@ -541,10 +547,10 @@ TEST_CASE("a cancelled write moves no byte") {
   auto [a, b] = make_test_stream_pair(ctx, {.capacity = 3});
   asio::cancellation_signal signal;
   io_result w1, w2, w3;
-  a.async_write_some(asio::buffer("abc", 3), record(w1));
+  a.async_write_some(asio::buffer("abc", 3), record_result(w1));
   settle(ctx);
   a.async_write_some(asio::buffer("def", 3),
-                     asio::bind_cancellation_slot(signal.slot(), record(w2)));
+                     asio::bind_cancellation_slot(signal.slot(), record_result(w2)));
   settle(ctx);
   CHECK(a.stats().write_waiting);
   signal.emit(asio::cancellation_type::partial);
@@ -553,10 +559,10 @@ TEST_CASE("a cancelled write moves no byte") {
   CHECK(w2.n == 0);
   CHECK(a.stats().bytes_written == 3);
 
-  a.async_write_some(asio::buffer("xyz", 3), record(w3));
+  a.async_write_some(asio::buffer("xyz", 3), record_result(w3));
   std::string in(6, '\0');
   io_result r;
-  asio::async_read(b, asio::buffer(in), record(r));
+  asio::async_read(b, asio::buffer(in), record_result(r));
   finish(ctx);
   CHECK(in == "abcxyz");
 }
@@ -659,7 +665,7 @@ TEST_CASE("streams may outlive their io_context") {
   auto [a, b] = make_test_stream_pair(*ctx);
   char buf[4];
   io_result r;
-  b.async_read_some(asio::buffer(buf), record(r));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   ctx->poll();
   ctx.reset();  // drops the suspended read without calling it
   CHECK_FALSE(r.done);
@@ -674,11 +680,31 @@ TEST_CASE("a moved stream keeps its connection") {
   test_stream c(std::move(a));
   io_result w, r;
   char buf[4];
-  c.async_write_some(asio::buffer("m", 1), record(w));
-  b.async_read_some(asio::buffer(buf), record(r));
+  c.async_write_some(asio::buffer("m", 1), record_result(w));
+  b.async_read_some(asio::buffer(buf), record_result(r));
   finish(ctx);
   CHECK(r.n == 1);
   CHECK(buf[0] == 'm');
   CHECK(c.is_open());
   CHECK_FALSE(a.is_open());  // NOLINT: moved-from on purpose
 }
+
+#if WEBSOCKETS_WITH_OPENSSL
+TEST_CASE("asio::ssl::stream can wrap a test_stream") {
+  asio::io_context ctx;
+  asio::ssl::context tls_context(asio::ssl::context::tls_client);
+  auto [a, b] = make_test_stream_pair(ctx);
+  asio::ssl::stream<test_stream> tls(std::move(a), tls_context);
+  CHECK(&tls.lowest_layer() == &tls.next_layer());
+  // The client's hello goes through the pair: b reads a TLS record header.
+  tls.async_handshake(asio::ssl::stream_base::client, [](std::error_code) {});
+  std::string header(5, '\0');
+  io_result r;
+  asio::async_read(b, asio::buffer(header), record_result(r));
+  settle(ctx);
+  REQUIRE(r.n == 5);
+  CHECK(header[0] == 0x16);  // handshake record
+  b.close();
+  finish(ctx);
+}
+#endif

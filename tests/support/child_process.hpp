@@ -146,7 +146,7 @@ class child_process {
   // Closes stdin (well-behaved peers exit on that), then terminates and
   // finally kills the whole process group, and reaps the child.
   ~child_process() {
-    stop(milliseconds(2000));
+    stop(milliseconds(1000));
     wake_reader();
     if (reader_.joinable()) reader_.join();
     close_fds();
