@@ -77,28 +77,19 @@ class sha1 {
     for (int i = 16; i < 80; ++i) w[i] = std::rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
 
     std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4];
-    for (int i = 0; i < 80; ++i) {
-      std::uint32_t f, k;
-      if (i < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (i < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (i < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6;
-      }
-      std::uint32_t t = std::rotl(a, 5) + f + e + k + w[i];
+    // One loop per round function, so that no round tests which one it is.
+    auto step = [&](std::uint32_t f, std::uint32_t k, std::uint32_t w) {
+      std::uint32_t t = std::rotl(a, 5) + f + e + k + w;
       e = d;
       d = c;
       c = std::rotl(b, 30);
       b = a;
       a = t;
-    }
+    };
+    for (int i = 0; i < 20; ++i) step((b & c) | (~b & d), 0x5a827999, w[i]);
+    for (int i = 20; i < 40; ++i) step(b ^ c ^ d, 0x6ed9eba1, w[i]);
+    for (int i = 40; i < 60; ++i) step((b & c) | (b & d) | (c & d), 0x8f1bbcdc, w[i]);
+    for (int i = 60; i < 80; ++i) step(b ^ c ^ d, 0xca62c1d6, w[i]);
     h_[0] += a;
     h_[1] += b;
     h_[2] += c;
