@@ -1,0 +1,585 @@
+// The state of one open connection and the I/O that drives its protocol
+// object: a reader that keeps parsing while the message queue has room, a
+// writer that sends everything queued in one gather write, timers for
+// keepalive and closing, and the waiters of recv(), send(), ping(), close().
+//
+// Everything here runs on one strand, so coroutines on any thread may use a
+// connection at once. Waiters are completed last in each handler, because
+// completing one may resume a coroutine inline.
+#pragma once
+
+#include <asio/async_result.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/buffer.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "websockets/connection_options.hpp"
+#include "websockets/detail/pending_op.hpp"
+#include "websockets/detail/random.hpp"
+#include "websockets/detail/ring.hpp"
+#include "websockets/detail/stream_traits.hpp"
+#include "websockets/message.hpp"
+#include "websockets/opening_handshake.hpp"
+#include "websockets/protocol.hpp"
+
+namespace websockets::detail {
+
+// What a ping waits for: its pong, or the end of the connection.
+struct pong_state {
+  std::string payload;
+  std::chrono::steady_clock::time_point sent;
+  bool done = false;
+  duration rtt{};
+  std::exception_ptr error;
+  std::vector<pending_op> waiters;
+};
+
+// A waiter that may be cancelled: the generation tells a late cancellation
+// from one meant for the current wait.
+struct cancellable_waiter {
+  pending_op op;
+  std::uint64_t generation = 0;
+};
+
+// Receive buffers of idle connections go back to a per-thread pool, so an
+// idle connection holds none and a busy one doesn't allocate per read.
+class receive_buffer_pool {
+ public:
+  static std::vector<std::byte> take() {
+    auto& p = pool();
+    if (p.empty()) return {};
+    auto b = std::move(p.back());
+    p.pop_back();
+    return b;
+  }
+  static void give(std::vector<std::byte>&& b) {
+    auto& p = pool();
+    if (b.capacity() != 0 && b.capacity() <= max_kept_size && p.size() < max_kept)
+      p.push_back(std::move(b));
+  }
+
+ private:
+  static constexpr std::size_t max_kept = 16;
+  static constexpr std::size_t max_kept_size = 1 << 20;
+  static std::vector<std::vector<std::byte>>& pool() {
+    thread_local std::vector<std::vector<std::byte>> p;
+    return p;
+  }
+};
+
+template <class Stream>
+class connection_core : public std::enable_shared_from_this<connection_core<Stream>> {
+ public:
+  using strand_type = asio::strand<typename Stream::executor_type>;
+
+  connection_core(Stream&& stream, role r, const connection_options& options,
+                  opening_handshake&& handshake)
+      : stream_(std::move(stream)),
+        strand_(asio::make_strand(stream_.get_executor())),
+        proto_(r, options.max_size, std::move(handshake.extensions)),
+        options_(options),
+        handshake_(std::move(handshake)),
+        close_timer_(strand_),
+        keepalive_timer_(strand_) {
+    handshake_.extensions.clear();
+  }
+
+  // Starts reading (bytes that came with the handshake first) and the
+  // keepalive pings. Call once, right after construction.
+  void start() {
+    asio::dispatch(strand_, [self = this->shared_from_this()] {
+      if (!self->handshake_.leftover.empty()) {
+        self->proto_.receive_data(std::string_view(self->handshake_.leftover));
+        std::string().swap(self->handshake_.leftover);
+      }
+      self->arm_keepalive();
+      self->after_input();
+    });
+  }
+
+  bool in_strand() const noexcept { return strand_.running_in_this_thread(); }
+
+  // co_await this to continue on the connection's strand.
+  auto to_strand() { return asio::dispatch(asio::bind_executor(strand_, asio::use_awaitable)); }
+
+  // ---- Waiting ----------------------------------------------------------
+
+  // Suspends until `w` is completed, or the operation is cancelled through
+  // its cancellation slot (then with operation_aborted).
+  template <class Token>
+  auto async_wait(cancellable_waiter& w, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [this, &w](auto handler) {
+          const std::uint64_t gen = ++w.generation;
+          auto slot = asio::get_associated_cancellation_slot(handler);
+          if (slot.is_connected()) {
+            slot.assign([weak = this->weak_from_this(), &w, gen](asio::cancellation_type t) {
+              if (t == asio::cancellation_type::none) return;
+              if (auto self = weak.lock()) {
+                asio::dispatch(self->strand_, [self, &w, gen] {
+                  if (w.generation == gen && w.op) w.op.complete(asio::error::operation_aborted);
+                });
+              }
+            });
+          }
+          w.op = pending_op(std::move(handler), strand_);
+        },
+        token);
+  }
+
+  // Suspends until `list` is completed (no cancellation).
+  template <class Token>
+  auto async_wait(std::vector<pending_op>& list, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [this, &list](auto handler) { list.emplace_back(std::move(handler), strand_); }, token);
+  }
+
+  static void complete_all(std::vector<pending_op>& list, std::error_code ec = {}) {
+    auto ops = std::move(list);
+    list.clear();
+    for (auto& op : ops) op.complete(ec);
+  }
+
+  // ---- State ------------------------------------------------------------
+
+  bool is_open() const noexcept { return !closed_ && proto_.state() == connection_state::open; }
+  bool is_closed() const noexcept { return closed_; }
+  bool queue_full() const noexcept {
+    return options_.max_queue != 0 && queue_.size() >= options_.max_queue;
+  }
+  std::uint64_t write_buffered() const noexcept {
+    return proto_.bytes_queued() - proto_.bytes_sent();
+  }
+
+  // The exception for an operation on a connection that is closed or
+  // closing.
+  std::exception_ptr closed_exception() const { return proto_.closed_exception(); }
+
+  // ---- Receiving --------------------------------------------------------
+
+  // Called by recv() after it took a message: resumes reading if the queue
+  // was full.
+  void message_consumed() {
+    if (read_paused_) {
+      read_paused_ = false;
+      after_input();
+    }
+  }
+
+  // ---- Sending ----------------------------------------------------------
+
+  // Starts a write of everything queued, unless one is in flight.
+  void flush() {
+    if (writing_ || closed_) return;
+    if (!proto_.has_output()) {
+      close_transport_if_due();
+      return;
+    }
+    proto_.take_output(batch_);
+    write_buffers_.clear();
+    for (const auto& piece : batch_.pieces())
+      write_buffers_.emplace_back(piece.data(), piece.size());
+    writing_ = true;
+    asio::async_write(stream_, write_buffers_,
+                      asio::bind_executor(strand_, [self = this->shared_from_this()](
+                                                       std::error_code ec, std::size_t n) {
+                        self->on_write(ec, n);
+                      }));
+  }
+
+  // Suspends until every byte queued so far is written (a borrowed payload
+  // may then be released), or the connection is lost.
+  template <class Token>
+  auto async_wait_sent(std::uint64_t until, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [this, until](auto handler) {
+          send_waiters_.push_back({until, pending_op(std::move(handler), strand_)});
+        },
+        token);
+  }
+
+  // The byte count at which a sender waiting for the buffer to drain below
+  // the low-water mark may go on.
+  std::uint64_t low_water_target() const noexcept {
+    const std::uint64_t low = options_.write_limit / 4;
+    const std::uint64_t queued = proto_.bytes_queued();
+    return queued > low ? queued - low : 0;
+  }
+
+  // Fails the connection (a keepalive timeout, a handler's exception):
+  // sends a close frame with `code` and closes the transport.
+  void fail(std::uint16_t code, std::string_view reason) {
+    if (closed_) return;
+    proto_.fail(code, reason);
+    after_protocol_step();
+  }
+
+  // Starts the closing handshake, unless it is under way.
+  void start_close(std::uint16_t code, std::string_view reason) {
+    if (closed_ || proto_.close_sent() || proto_.state() != connection_state::open) return;
+    proto_.send_close(code, reason);
+    after_protocol_step();
+  }
+
+  // Sends a ping whose pong `state` waits for.
+  void send_ping(const std::shared_ptr<pong_state>& state) {
+    proto_.send_ping(std::string_view(state->payload));
+    state->sent = std::chrono::steady_clock::now();
+    pings_.push_back(state);
+    flush();
+  }
+
+  bool ping_pending(std::string_view payload) const noexcept {
+    for (const auto& p : pings_)
+      if (p->payload == payload) return true;
+    return false;
+  }
+
+  // Closes the TCP connection now and wakes everybody.
+  void terminate() {
+    if (closed_) return;
+    closed_ = true;
+    close_stream(stream_);
+    proto_.transport_closed();
+    close_timer_.cancel();
+    keepalive_timer_.cancel();
+    std::vector<std::shared_ptr<pong_state>> pings = std::move(pings_);
+    pings_.clear();
+    auto error = closed_exception();
+    for (auto& p : pings) {
+      p->done = true;
+      p->error = error;
+    }
+    // Wake last: resumed coroutines may call back into this object.
+    if (!writing_) complete_send_waiters(true);
+    complete_all(fragment_waiters_);
+    if (recv_waiter_.op) recv_waiter_.op.complete();
+    for (auto& p : pings) complete_all(p->waiters);
+    complete_all(closed_waiters_);
+  }
+
+  // ---- Members ----------------------------------------------------------
+
+  Stream stream_;
+  strand_type strand_;
+  protocol proto_;
+  connection_options options_;
+  opening_handshake handshake_;
+
+  // Receiving.
+  ring<message> queue_;
+  cancellable_waiter recv_waiter_;
+  bool recv_busy_ = false;
+  bool reading_ = false;
+  bool read_paused_ = false;
+  event event_;
+
+  // Sending.
+  output_batch batch_;
+  std::vector<asio::const_buffer> write_buffers_;
+  bool writing_ = false;
+  struct send_waiter {
+    std::uint64_t until;
+    pending_op op;
+  };
+  std::vector<send_waiter> send_waiters_;
+  bool fragmenting_ = false;  // send_fragments() is under way
+  std::vector<pending_op> fragment_waiters_;
+
+  // Pings sent and not answered yet, oldest first.
+  std::vector<std::shared_ptr<pong_state>> pings_;
+  std::shared_ptr<pong_state> keepalive_ping_;
+
+  // Closing.
+  bool closed_ = false;  // the transport is closed
+  bool fin_sent_ = false;
+  int close_phase_ = 0;
+  std::vector<pending_op> closed_waiters_;
+  asio::steady_timer close_timer_;
+  asio::steady_timer keepalive_timer_;
+
+ private:
+  static constexpr std::size_t min_read = 4096;
+
+  std::size_t read_size() const noexcept {
+    return std::clamp<std::size_t>(options_.read_limit, min_read, std::size_t{1} << 24);
+  }
+
+  // Reads more unless the queue is full, enough is buffered, or the
+  // connection is closed.
+  void start_read() {
+    if (reading_ || closed_ || read_eof_) return;
+    if (queue_full() && !proto_.close_sent()) {
+      read_paused_ = true;
+      return;
+    }
+    if (proto_.buffered() >= read_size()) {
+      read_paused_ = true;
+      return;
+    }
+    reading_ = true;
+    if constexpr (has_wait_read<Stream>) {
+      if (proto_.buffered() == 0 && can_wait_read(stream_)) {
+        // Idle: hold no buffer while waiting for the peer.
+        std::vector<std::byte> storage;
+        if (proto_.release_receive_buffer(storage)) receive_buffer_pool::give(std::move(storage));
+        if (!non_blocking_set_) {
+          std::error_code ec;
+          stream_.non_blocking(true, ec);
+          non_blocking_set_ = true;
+        }
+        stream_.async_wait(
+            asio::socket_base::wait_read,
+            asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
+              self->on_readable(ec);
+            }));
+        return;
+      }
+    }
+    if (proto_.buffered() == 0) proto_.provide_receive_buffer(receive_buffer_pool::take());
+    auto area = proto_.prepare(read_size() - proto_.buffered());
+    stream_.async_read_some(asio::buffer(area.data(), area.size()),
+                            asio::bind_executor(strand_, [self = this->shared_from_this()](
+                                                             std::error_code ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            }));
+  }
+
+  void on_read(std::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (ec) {
+      input_ended();
+      return;
+    }
+    proto_.commit(n);
+    after_input();
+  }
+
+  // The socket is readable: read what is there without blocking.
+  void on_readable(std::error_code ec) {
+    if constexpr (has_wait_read<Stream>) {
+      reading_ = false;
+      if (closed_) return;
+      if (!ec) {
+        proto_.provide_receive_buffer(receive_buffer_pool::take());
+        auto area = proto_.prepare(read_size() - proto_.buffered());
+        const std::size_t n = stream_.read_some(asio::buffer(area.data(), area.size()), ec);
+        if (!ec) {
+          proto_.commit(n);
+          after_input();
+          return;
+        }
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+          start_read();
+          return;
+        }
+      }
+      input_ended();
+    }
+  }
+
+  // The peer closed its end, or reading failed.
+  void input_ended() {
+    read_eof_ = true;
+    proto_.receive_eof();
+    after_input();
+    terminate();
+  }
+
+  // Parses what was received into events while the queue has room, then
+  // acts on what changed.
+  void after_input() {
+    bool got_message = false;
+    while (!closed_) {
+      const bool full = queue_full();
+      if (full && !proto_.close_sent()) {
+        read_paused_ = true;
+        break;
+      }
+      if (!proto_.next_event(event_)) break;
+      switch (event_.type) {
+        case event::kind::message:
+          // Once this side has sent a close frame the application is done
+          // reading: what doesn't fit in the queue is dropped.
+          if (!full) {
+            queue_.push_back(message(event_.op, std::move(event_.data)));
+            got_message = true;
+          }
+          event_.data = std::string();
+          break;
+        case event::kind::pong:
+          pong_received(event_.data);
+          break;
+        case event::kind::ping:
+        case event::kind::close:
+          break;
+      }
+    }
+    after_protocol_step();
+    start_read();
+    if ((got_message || closed_) && recv_waiter_.op) recv_waiter_.op.complete();
+  }
+
+  // Acts on the protocol's new state: writes its output, runs the closing
+  // handshake's timers, closes the transport when it is time.
+  void after_protocol_step() {
+    if (closed_) return;
+    flush();
+    update_close_phase();
+  }
+
+  // 0: open; 1: close frame sent, waiting for the peer's; 2: the closing
+  // handshake is over (or the connection failed), waiting for TCP to close.
+  void update_close_phase() {
+    int phase = 0;
+    if ((proto_.close_sent() && proto_.close_rcvd()) || !proto_.failure().empty())
+      phase = 2;
+    else if (proto_.close_sent() || proto_.close_rcvd())
+      phase = 1;
+    if (phase > close_phase_) {
+      close_phase_ = phase;
+      keepalive_timer_.cancel();
+      if (options_.close_timeout) {
+        close_timer_.expires_after(*options_.close_timeout);
+        close_timer_.async_wait(asio::bind_executor(
+            strand_, [self = this->shared_from_this(), phase](std::error_code ec) {
+              if (!ec && self->close_phase_ == phase) self->terminate();
+            }));
+      }
+    }
+    close_transport_if_due();
+  }
+
+  // A server closes TCP first once the closing handshake is over (RFC 6455
+  // 7.1.1): it half-closes, then waits (close_timeout) for the client to
+  // close its end.
+  void close_transport_if_due() {
+    if (fin_sent_ || writing_ || closed_ || !proto_.should_close_transport()) return;
+    fin_sent_ = true;
+    shutdown_send(stream_);
+  }
+
+  void on_write(std::error_code ec, std::size_t n) {
+    writing_ = false;
+    batch_.clear();
+    proto_.record_sent(n);
+    if (ec) {
+      write_failed_ = true;
+      if (!closed_) {
+        proto_.receive_eof();
+        terminate();
+      } else {
+        complete_send_waiters(true);
+      }
+      return;
+    }
+    if (closed_) {
+      complete_send_waiters(true);
+      return;
+    }
+    flush();
+    update_close_phase();
+    complete_send_waiters(false);
+  }
+
+  // Wakes the senders whose bytes are out, or all of them when the
+  // connection is gone.
+  void complete_send_waiters(bool all) {
+    if (send_waiters_.empty()) return;
+    std::vector<pending_op> ready;
+    std::size_t kept = 0;
+    for (auto& w : send_waiters_) {
+      if (all || w.until <= proto_.bytes_sent())
+        ready.push_back(std::move(w.op));
+      else
+        send_waiters_[kept++] = std::move(w);
+    }
+    send_waiters_.resize(kept);
+    for (auto& op : ready) op.complete();
+  }
+
+  void pong_received(const std::string& payload) {
+    std::size_t match = pings_.size();
+    for (std::size_t i = 0; i < pings_.size(); ++i) {
+      if (pings_[i]->payload == payload) {
+        match = i;
+        break;
+      }
+    }
+    if (match == pings_.size()) return;  // unsolicited pong
+    // A pong answers its ping and every ping sent before it.
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<pong_state>> answered(
+        pings_.begin(), pings_.begin() + static_cast<std::ptrdiff_t>(match) + 1);
+    pings_.erase(pings_.begin(), pings_.begin() + static_cast<std::ptrdiff_t>(match) + 1);
+    bool keepalive_answered = false;
+    for (auto& p : answered) {
+      p->done = true;
+      p->rtt = now - p->sent;
+      if (p == keepalive_ping_) keepalive_answered = true;
+    }
+    if (keepalive_answered) {
+      keepalive_ping_.reset();
+      arm_keepalive();
+    }
+    for (auto& p : answered) complete_all(p->waiters);
+  }
+
+  // Keepalive: wait ping_interval, ping, wait ping_timeout for the pong.
+  void arm_keepalive() {
+    if (!options_.ping_interval || closed_ || close_phase_ != 0) return;
+    keepalive_timer_.expires_after(*options_.ping_interval);
+    keepalive_timer_.async_wait(
+        asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
+          if (!ec) self->on_keepalive_timer();
+        }));
+  }
+
+  void on_keepalive_timer() {
+    if (!is_open()) return;
+    if (keepalive_ping_) {
+      // ping_timeout passed without the pong.
+      keepalive_ping_.reset();
+      fail(1011, "keepalive ping timeout");
+      return;
+    }
+    auto state = std::make_shared<pong_state>();
+    std::array<std::byte, 4> payload;
+    fill_random(payload);
+    state->payload.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
+    if (ping_pending(state->payload)) return arm_keepalive();
+    keepalive_ping_ = state;
+    send_ping(state);
+    if (options_.ping_timeout) {
+      keepalive_timer_.expires_after(*options_.ping_timeout);
+      keepalive_timer_.async_wait(
+          asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
+            if (!ec) self->on_keepalive_timer();
+          }));
+    } else {
+      keepalive_ping_.reset();
+      arm_keepalive();
+    }
+  }
+
+  bool read_eof_ = false;
+  bool write_failed_ = false;
+  bool non_blocking_set_ = false;
+};
+
+}  // namespace websockets::detail

@@ -1,0 +1,435 @@
+// basic_websocket<Stream>: an open WebSocket connection over any Asio
+// stream, driven by C++20 coroutines (the reference's
+// WebSocketCommonProtocol).
+//
+//   auto msg = co_await ws.recv();     // the next message
+//   co_await ws.send(msg);             // echo it, text or binary alike
+//   co_await ws.close();               // the closing handshake
+//
+// A connection reads in the background: it answers pings, queues up to
+// max_queue messages for recv(), and stops reading when the queue is full,
+// so a fast sender is slowed by TCP flow control. Any number of coroutines,
+// on any thread, may send at once; each message goes out whole and in the
+// order of the calls. Keepalive pings and the closing handshake's timeouts
+// are handled too (see connection_options).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "websockets/connection_options.hpp"
+#include "websockets/detail/connection_core.hpp"
+#include "websockets/message.hpp"
+#include "websockets/opening_handshake.hpp"
+#include "websockets/protocol.hpp"
+
+namespace websockets {
+
+// Waits for the pong that answers a ping. Returned by basic_websocket::ping().
+class pong_waiter {
+ public:
+  pong_waiter() = default;
+
+  // Suspends until the pong arrives and returns the round-trip time; throws
+  // connection_closed if the connection closes first.
+  asio::awaitable<duration> wait() {
+    if (!state_) throw std::logic_error("pong_waiter: no ping to wait for");
+    if (!enter_) throw std::logic_error("pong_waiter: no connection");
+    co_await enter_->switch_to();
+    while (!state_->done) {
+      std::error_code ec;
+      co_await enter_->wait(state_->waiters, asio::redirect_error(asio::use_awaitable, ec));
+      co_await enter_->switch_to();
+    }
+    if (state_->error) std::rethrow_exception(state_->error);
+    co_return state_->rtt;
+  }
+
+  // Whether the pong arrived (or the connection closed).
+  bool done() const noexcept { return state_ && state_->done; }
+
+ private:
+  template <class>
+  friend class basic_websocket;
+
+  // Reaches the connection's strand without knowing its stream type.
+  struct strand_access {
+    virtual ~strand_access() = default;
+    virtual asio::awaitable<void> switch_to() = 0;
+    virtual asio::awaitable<void> wait(std::vector<detail::pending_op>& list,
+                                       asio::redirect_error_t<asio::use_awaitable_t<>> token) = 0;
+  };
+
+  std::shared_ptr<detail::pong_state> state_;
+  std::shared_ptr<strand_access> enter_;
+};
+
+template <class Stream>
+class basic_websocket {
+  using core_type = detail::connection_core<Stream>;
+
+ public:
+  using next_layer_type = Stream;
+  using executor_type = typename core_type::strand_type;
+
+  // Takes over `stream`, on which the opening handshake is done, and starts
+  // reading. `r` says which end this is; `handshake` what was negotiated.
+  basic_websocket(Stream stream, role r, const connection_options& options = {},
+                  opening_handshake handshake = {})
+      : core_(std::make_shared<core_type>(std::move(stream), r, options, std::move(handshake))) {
+    core_->start();
+  }
+
+  basic_websocket(basic_websocket&&) noexcept = default;
+  basic_websocket& operator=(basic_websocket&& o) noexcept {
+    if (this != &o) {
+      release();
+      core_ = std::move(o.core_);
+    }
+    return *this;
+  }
+  basic_websocket(const basic_websocket&) = delete;
+  basic_websocket& operator=(const basic_websocket&) = delete;
+
+  // A connection dropped while open is closed in the background with 1001
+  // (going away), within the close timeout.
+  ~basic_websocket() { release(); }
+
+  // ---- Receiving --------------------------------------------------------
+
+  // Returns the next message. Once the connection is closed and the queue
+  // is empty, throws connection_closed (connection_closed_ok after a normal
+  // close, connection_closed_error otherwise). Cancelling recv() (with a
+  // cancellation slot, or `||` and a timer) loses no message: the next call
+  // returns it. Only one coroutine may wait in recv() at a time; a second
+  // throws std::logic_error.
+  asio::awaitable<message> recv() {
+    auto c = core_;
+    if (!c) throw invalid_state("recv() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    if (c->recv_busy_)
+      throw std::logic_error(
+          "recv() called while another coroutine is already waiting for the next message");
+    c->recv_busy_ = true;
+    struct busy_guard {
+      core_type* c;
+      ~busy_guard() { c->recv_busy_ = false; }
+    } guard{c.get()};
+    // A cancellation requested at any point, even before this coroutine
+    // reached the strand or after a message woke it, means no message is
+    // taken: whoever cancelled may drop what recv() returns.
+    auto cs = co_await asio::this_coro::cancellation_state;
+    while (true) {
+      if (cs.cancelled() != asio::cancellation_type::none)
+        throw std::system_error(asio::error::operation_aborted, "recv() cancelled");
+      if (!c->queue_.empty()) {
+        message m = c->queue_.pop_front();
+        c->message_consumed();
+        co_return m;
+      }
+      if (c->is_closed()) std::rethrow_exception(c->closed_exception());
+      std::error_code ec;
+      co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
+      if (!c->in_strand()) co_await c->to_strand();
+      if (ec) throw std::system_error(ec, "recv() cancelled");
+    }
+  }
+
+  // The next message, or std::nullopt once the connection closed normally
+  // (1000 or 1001): `while (auto m = co_await ws.next()) ...` reads until the
+  // end. Throws connection_closed_error after any other close.
+  asio::awaitable<std::optional<message>> next() {
+    try {
+      co_return co_await recv();
+    } catch (const connection_closed_ok&) {
+      co_return std::nullopt;
+    }
+  }
+
+  // ---- Sending ----------------------------------------------------------
+
+  // Sends a text message; `text` must be valid UTF-8.
+  asio::awaitable<void> send(std::string_view text) {
+    return send_message(opcode::text, as_bytes(text));
+  }
+  asio::awaitable<void> send(const char* text) { return send(std::string_view(text)); }
+  asio::awaitable<void> send(const std::string& text) { return send(std::string_view(text)); }
+
+  // Sends a binary message.
+  asio::awaitable<void> send(std::span<const std::byte> bytes) {
+    return send_message(opcode::binary, bytes);
+  }
+
+  // Sends `m` as it is: text or binary.
+  asio::awaitable<void> send(const message& m) { return send_message(m.type(), m.bytes()); }
+
+  // Sends one message in several frames, one per element of `fragments`:
+  // strings make a text message, byte spans (or vectors of std::byte) a
+  // binary one, `message` elements must all have the same type. Other
+  // messages wait until the last frame is out; pings and pongs don't.
+  template <std::ranges::input_range Range>
+  asio::awaitable<void> send_fragments(Range&& fragments) {
+    auto c = core_;
+    if (!c) throw invalid_state("send_fragments() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    while (c->fragmenting_) {
+      co_await c->async_wait(c->fragment_waiters_, asio::use_awaitable);
+      if (!c->in_strand()) co_await c->to_strand();
+    }
+    c->fragmenting_ = true;
+    struct fragmenting_guard {
+      core_type* c;
+      bool open = true;
+      ~fragmenting_guard() {
+        c->fragmenting_ = false;
+        core_type::complete_all(c->fragment_waiters_);
+      }
+    } guard{c.get()};
+    std::optional<opcode> type;
+    bool any = false;
+    auto it = std::ranges::begin(fragments);
+    const auto end = std::ranges::end(fragments);
+    while (it != end) {
+      auto [op, data] = fragment_of(*it);
+      ++it;
+      const bool last = it == end;
+      if (type && *type != op) {
+        c->fail(1011, "send_fragments() got fragments of different types");
+        throw std::invalid_argument("send_fragments(): all fragments must be text or all binary");
+      }
+      const bool first = !type;
+      type = op;
+      any = true;
+      co_await send_frame(c, first ? op : opcode::cont, data, last);
+    }
+    if (!any) co_return;  // an empty range sends nothing, as in the reference
+  }
+
+  // Sends a ping and returns a waiter for its pong. The payload is `data`,
+  // or four random bytes when `data` is empty. Throws std::logic_error when a
+  // ping with the same payload is still waiting for its pong.
+  asio::awaitable<pong_waiter> ping(std::string_view data = {}) {
+    auto c = core_;
+    if (!c) throw invalid_state("ping() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    co_await ensure_open(c);
+    auto state = std::make_shared<detail::pong_state>();
+    if (data.empty()) {
+      do {
+        std::array<std::byte, 4> random;
+        detail::fill_random(random);
+        state->payload.assign(reinterpret_cast<const char*>(random.data()), random.size());
+      } while (c->ping_pending(state->payload));
+    } else {
+      if (data.size() > 125) throw std::invalid_argument("a ping's payload is at most 125 bytes");
+      if (c->ping_pending(data))
+        throw std::logic_error("already waiting for a pong with the same data");
+      state->payload.assign(data);
+    }
+    c->send_ping(state);
+    pong_waiter w;
+    w.state_ = std::move(state);
+    w.enter_ = std::make_shared<strand_access>(c);
+    co_return w;
+  }
+
+  // Sends an unsolicited pong (a one-way heartbeat).
+  asio::awaitable<void> pong(std::string_view data = {}) {
+    auto c = core_;
+    if (!c) throw invalid_state("pong() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    co_await ensure_open(c);
+    c->proto_.send_pong(data);
+    c->flush();
+  }
+
+  // ---- Closing ----------------------------------------------------------
+
+  // Runs the closing handshake with `code` and `reason` and waits until the
+  // TCP connection is closed: within 4 × close_timeout on a server, 5 × on
+  // a client, whatever the peer does. Does nothing more once the connection
+  // is closing or closed, so it is safe to call from several coroutines.
+  asio::awaitable<void> close(std::uint16_t code = 1000, std::string_view reason = {}) {
+    auto c = core_;
+    if (!c) co_return;
+    if (!c->in_strand()) co_await c->to_strand();
+    c->start_close(code, reason);
+    co_await wait_closed_on(c);
+  }
+
+  // Waits until the connection is closed, whoever closes it.
+  asio::awaitable<void> wait_closed() {
+    auto c = core_;
+    if (!c) co_return;
+    if (!c->in_strand()) co_await c->to_strand();
+    co_await wait_closed_on(c);
+  }
+
+  // ---- Observers --------------------------------------------------------
+  // They read state the connection's strand writes: call them from a
+  // coroutine that uses the connection, or when no other thread does.
+
+  // True while messages may be sent and received.
+  bool is_open() const noexcept { return core_ && core_->is_open(); }
+  // True once the TCP connection is closed. Both are false while the
+  // connection is closing.
+  bool is_closed() const noexcept { return !core_ || core_->is_closed(); }
+
+  // The close code: that of the peer's close frame, or 1006 if there was
+  // none; std::nullopt until the connection is closed.
+  std::optional<std::uint16_t> close_code() const {
+    if (!is_closed() || !core_) return std::nullopt;
+    return core_->proto_.close_code();
+  }
+  // The close reason; std::nullopt until the connection is closed.
+  std::optional<std::string> close_reason() const {
+    if (!is_closed() || !core_) return std::nullopt;
+    return std::string(core_->proto_.close_reason());
+  }
+
+  // The path and query of the request ("/chat?room=1").
+  const std::string& path() const noexcept { return core_->handshake_.path; }
+  const headers& request_headers() const noexcept { return core_->handshake_.request_headers; }
+  const headers& response_headers() const noexcept { return core_->handshake_.response_headers; }
+  // The negotiated subprotocol, if any.
+  const std::optional<std::string>& subprotocol() const noexcept {
+    return core_->handshake_.subprotocol;
+  }
+  // The host and port of the URI a client connected to (the request's Host
+  // on a server), and whether the connection is encrypted.
+  const std::string& host() const noexcept { return core_->handshake_.host; }
+  std::uint16_t port() const noexcept { return core_->handshake_.port; }
+  bool secure() const noexcept { return core_->handshake_.secure; }
+
+  // This end's and the peer's addresses (a default endpoint when the stream
+  // has none, or once it is closed).
+  auto local_endpoint() const { return detail::local_endpoint(core_->stream_); }
+  auto remote_endpoint() const { return detail::remote_endpoint(core_->stream_); }
+
+  // The negotiated extensions.
+  const std::vector<std::unique_ptr<extension>>& extensions() const noexcept {
+    return core_->proto_.extensions();
+  }
+
+  // Messages received and waiting for recv(), and bytes waiting to be
+  // written: what max_queue and write_limit bound.
+  std::size_t queued_messages() const noexcept { return core_->queue_.size(); }
+  std::size_t write_buffered() const noexcept {
+    return static_cast<std::size_t>(core_->write_buffered());
+  }
+
+  executor_type get_executor() const noexcept { return core_->strand_; }
+  Stream& next_layer() noexcept { return core_->stream_; }
+  const Stream& next_layer() const noexcept { return core_->stream_; }
+
+ private:
+  struct strand_access final : pong_waiter::strand_access {
+    explicit strand_access(std::shared_ptr<core_type> c) : core(std::move(c)) {}
+    asio::awaitable<void> switch_to() override {
+      if (!core->in_strand()) co_await core->to_strand();
+    }
+    asio::awaitable<void> wait(std::vector<detail::pending_op>& list,
+                               asio::redirect_error_t<asio::use_awaitable_t<>> token) override {
+      co_await core->async_wait(list, token);
+    }
+    std::shared_ptr<core_type> core;
+  };
+
+  static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+    return std::as_bytes(std::span(s.data(), s.size()));
+  }
+
+  template <class T>
+  static std::pair<opcode, std::span<const std::byte>> fragment_of(const T& f) {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (std::is_same_v<U, message>) {
+      return {f.type(), f.bytes()};
+    } else if constexpr (std::is_convertible_v<const U&, std::string_view>) {
+      return {opcode::text, as_bytes(std::string_view(f))};
+    } else if constexpr (std::is_convertible_v<const U&, std::span<const std::byte>>) {
+      return {opcode::binary, std::span<const std::byte>(f)};
+    } else {
+      static_assert(sizeof(U) == 0,
+                    "send_fragments(): elements must be strings, byte spans or messages");
+    }
+  }
+
+  // Once the connection is closing, waits for it to close, then throws how
+  // it closed (as the reference's ensure_open()).
+  static asio::awaitable<void> ensure_open(std::shared_ptr<core_type> c) {
+    if (c->is_open()) co_return;
+    co_await wait_closed_on(c);
+    std::rethrow_exception(c->closed_exception());
+  }
+
+  static asio::awaitable<void> wait_closed_on(std::shared_ptr<core_type> c) {
+    while (!c->is_closed()) {
+      std::error_code ec;
+      co_await c->async_wait(c->closed_waiters_, asio::redirect_error(asio::use_awaitable, ec));
+      if (!c->in_strand()) co_await c->to_strand();
+    }
+  }
+
+  asio::awaitable<void> send_message(opcode op, std::span<const std::byte> data) {
+    auto c = core_;
+    if (!c) throw invalid_state("send() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    // A fragmented message goes out whole before any other message.
+    while (c->fragmenting_) {
+      co_await c->async_wait(c->fragment_waiters_, asio::use_awaitable);
+      if (!c->in_strand()) co_await c->to_strand();
+    }
+    co_await send_frame(c, op, data, true);
+  }
+
+  // Queues one frame and waits as flow control requires: until a borrowed
+  // payload is written, or until the buffer drains below the low-water mark.
+  static asio::awaitable<void> send_frame(std::shared_ptr<core_type> c, opcode op,
+                                          std::span<const std::byte> data, bool fin) {
+    co_await ensure_open(c);
+    const bool borrowed = c->proto_.send_data(op, data, fin, true, true);
+    c->flush();
+    std::uint64_t until = 0;
+    if (borrowed)
+      until = c->proto_.bytes_queued();
+    else if (c->write_buffered() > c->options_.write_limit)
+      until = c->low_water_target();
+    else
+      co_return;
+    while (c->proto_.bytes_sent() < until) {
+      if (c->is_closed() && !c->writing_) std::rethrow_exception(c->closed_exception());
+      co_await c->async_wait_sent(until, asio::use_awaitable);
+      if (!c->in_strand()) co_await c->to_strand();
+    }
+  }
+
+  // Lets go of the connection; closes it in the background if still open.
+  void release() noexcept {
+    if (!core_) return;
+    auto c = std::move(core_);
+    try {
+      asio::dispatch(c->strand_, [c] {
+        if (!c->is_closed()) c->start_close(1001, "");
+      });
+    } catch (...) {
+    }
+  }
+
+  std::shared_ptr<core_type> core_;
+};
+
+}  // namespace websockets
