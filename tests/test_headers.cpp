@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -272,4 +273,29 @@ TEST_CASE("printable escapes what a peer sent") {
   CHECK(printable("abc") == "\"abc\"");
   CHECK(printable("a\r\n\"\\\xff") == "\"a\\x0D\\x0A\\x22\\x5C\\xFF\"");
   CHECK(printable(std::string(300, 'x')).size() == 200 + 5);
+}
+
+TEST_CASE("the header parsers survive random input") {
+  // Only invalid_header_format comes out, and what parses builds back.
+  std::mt19937 rng(7);
+  const std::string alphabet = "ab=;,\" \t\\/\x01\xc3";
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 16, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    try {
+      auto list = parse_extension_list(s);
+      CHECK(parse_extension_list(build_extension_list(list)) == list);
+      ++parsed;
+    } catch (const invalid_header_format& e) {
+      CHECK(e.pos() <= s.size());
+    }
+    try {
+      auto list = parse_upgrade(s);
+      CHECK_FALSE(list.empty());
+    } catch (const invalid_header_format& e) {
+      CHECK(e.pos() <= s.size());
+    }
+  }
+  CHECK(parsed > 100);
 }

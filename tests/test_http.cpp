@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -770,4 +772,62 @@ TEST_CASE("write_request and write_response send what the readers parse") {
           s.close();
         }) == 0);
   CHECK_THROWS_AS(std::rethrow_exception(write_error), std::invalid_argument);
+}
+
+TEST_CASE("the parsers survive mutated and random input") {
+  // Only invalid_message may come out, whatever the bytes and the pieces.
+  std::mt19937 rng(20240601);
+  auto mutate = [&](std::string s) {
+    std::uniform_int_distribution<int> count(1, 8), byte(0, 255);
+    for (int i = count(rng); i > 0; --i) {
+      std::size_t at = std::uniform_int_distribution<std::size_t>(0, s.size() - 1)(rng);
+      switch (rng() % 3) {
+        case 0:
+          s[at] = static_cast<char>(byte(rng));
+          break;
+        case 1:
+          s.erase(at, 1);
+          break;
+        default:
+          s.insert(at, 1, static_cast<char>(byte(rng)));
+          break;
+      }
+    }
+    return s;
+  };
+  auto feed_randomly = [&](auto& parser, std::string_view bytes) {
+    std::size_t pos = 0;
+    while (pos < bytes.size() && !parser.head_complete()) {
+      std::size_t n = std::uniform_int_distribution<std::size_t>(1, 64)(rng);
+      pos += parser.feed(bytes.substr(pos, n));
+    }
+    parser.finish();
+    return pos;
+  };
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes = i % 10 == 0 ? std::string(200, '\0') : mutate(handshake_request);
+    if (i % 10 == 0) std::generate(bytes.begin(), bytes.end(), [&] { return char(rng()); });
+    try {
+      http_request_parser p({.max_header_line = 64, .max_headers = 8, .max_head = 300});
+      std::size_t used = feed_randomly(p, bytes);
+      CHECK(used <= bytes.size());
+      CHECK(p.head_size() == used);
+      ++parsed;
+    } catch (const invalid_message&) {
+      ++refused;
+    }
+    std::string response = mutate(handshake_response + "abc");
+    try {
+      http_response_parser p({.max_body = 16});
+      std::size_t used = feed_randomly(p, response);
+      p.feed_body(std::string_view(response).substr(used));
+      p.finish();
+      CHECK(p.message().body.size() <= 16);
+    } catch (const invalid_message&) {
+    }
+  }
+  // Both outcomes happen: the mutations aren't all fatal, nor all harmless.
+  CHECK(parsed > 100);
+  CHECK(refused > 100);
 }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 #include <utility>
 
@@ -214,4 +215,28 @@ TEST_CASE("punycode of RFC 3492's samples") {
   // (S) all basic code points.
   std::u32string basic = U"-> $1.00 <-";
   CHECK(punycode_encode(basic) == "-> $1.00 <--");
+}
+
+TEST_CASE("parse_uri survives random input") {
+  // Only invalid_uri comes out; what parses has a host, a port and a
+  // resource name starting with '/', and survives to_string.
+  std::mt19937 rng(11);
+  const std::string alphabet = "ws:/[]@%25?#.:aZ9\xc3\xa9 -";
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = i % 2 ? "ws://" : "";
+    for (std::size_t n = rng() % 20; n > 0; --n) s += alphabet[rng() % alphabet.size()];
+    try {
+      auto u = parse_uri(s);
+      CHECK_FALSE(u.host.empty());
+      CHECK(u.port != 0);
+      CHECK(u.resource_name.starts_with('/'));
+      auto again = parse_uri(websockets::to_string(u));
+      CHECK(again.host == u.host);
+      CHECK(again.resource_name == u.resource_name);
+      ++parsed;
+    } catch (const invalid_uri&) {
+    }
+  }
+  CHECK(parsed > 100);
 }
