@@ -17,11 +17,14 @@
 // Memory: zlib streams are made on first use. A stream whose context is reset
 // after each message (no_context_takeover) goes back to a small per-thread
 // pool between messages, so such a connection holds none while idle. With the
-// server defaults (12-bit windows both ways, mem_level 4) a connection that
-// keeps both contexts holds about 40 KiB of zlib state; with 15-bit windows
-// and mem_level 8, about 300 KiB. bench/deflate_memory measures these.
+// server defaults (12-bit windows both ways, memLevel 4) a connection that
+// keeps both contexts holds 41 KiB of zlib state; a client offering no
+// client_max_window_bits (so 15 bits to decompress) costs the server 69 KiB;
+// 15-bit windows both ways, 237 KiB (memLevel 7) to 301 KiB (memLevel 8).
+// bench/deflate_memory.cpp measures these.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -35,6 +38,7 @@
 #include "websockets/exceptions.hpp"
 #include "websockets/extension_header.hpp"
 #include "websockets/extensions/detail/deflate_parameters.hpp"
+#include "websockets/extensions/detail/incompressible.hpp"
 #include "websockets/extensions/detail/zlib_stream.hpp"
 #include "websockets/extensions/extension.hpp"
 #include "websockets/frame.hpp"
@@ -55,11 +59,18 @@ struct deflate_settings {
   int remote_max_window_bits = 15;
   // zlib's level: 1 (fastest) to 9 (smallest), 0 stores without compressing.
   int compression_level = 6;
-  // zlib's memLevel, 1 to 9: memory for the match finder against ratio.
-  int mem_level = 4;
+  // zlib's memLevel, 1 to 9: memory for the match finder and block buffer
+  // against speed. 0 picks it from the window: max(4, local_max_window_bits
+  // - 8), i.e. 4 up to 12 bits and 7 for 15 bits, where a smaller one makes
+  // zlib several times slower.
+  int mem_level = 0;
   // Messages sent in one frame and smaller than this many bytes go out
   // uncompressed: the DEFLATE overhead would outweigh the gain.
   std::size_t min_size = 32;
+  // Messages whose first frame looks random (1 KiB or more, byte entropy
+  // of 7.9 bits or more: compressed media, ciphertext) go out uncompressed:
+  // DEFLATE can't shrink them, and zlib is at its slowest on them.
+  bool skip_incompressible = true;
 };
 
 // The options of a client, for its offer and for the answer it accepts.
@@ -77,11 +88,14 @@ struct client_deflate_options {
   // Without client_max_window_bits, still offer it without a value, so that
   // the server may ask for a smaller window (most servers want to).
   bool offer_client_max_window_bits = true;
-  // zlib's level and memLevel for what this client sends (0 to 9, 1 to 9).
+  // zlib's level and memLevel for what this client sends (0 to 9; 1 to 9,
+  // or 0 to pick it from the window as deflate_settings says).
   int compression_level = 6;
-  int mem_level = 4;
+  int mem_level = 0;
   // Single-frame messages smaller than this are sent uncompressed.
   std::size_t min_size = 32;
+  // Messages that look random are sent uncompressed (see deflate_settings).
+  bool skip_incompressible = true;
 };
 
 // The options of a server, for the answers it gives to offers.
@@ -105,11 +119,14 @@ struct server_deflate_options {
   // Decline offers without client_max_window_bits instead of accepting them
   // with a 15-bit window to decompress. Needs client_max_window_bits.
   bool require_client_max_window_bits = false;
-  // zlib's level and memLevel for what this server sends (0 to 9, 1 to 9).
+  // zlib's level and memLevel for what this server sends (0 to 9; 1 to 9,
+  // or 0 to pick it from the window as deflate_settings says).
   int compression_level = 6;
-  int mem_level = 4;
+  int mem_level = 0;
   // Single-frame messages smaller than this are sent uncompressed.
   std::size_t min_size = 32;
+  // Messages that look random are sent uncompressed (see deflate_settings).
+  bool skip_incompressible = true;
 };
 
 namespace detail {
@@ -124,8 +141,8 @@ inline void check_zlib_settings(int level, int mem_level) {
   if (level < 0 || level > 9)
     throw std::invalid_argument("compression_level must be between 0 and 9, not " +
                                 std::to_string(level));
-  if (mem_level < 1 || mem_level > 9)
-    throw std::invalid_argument("mem_level must be between 1 and 9, not " +
+  if (mem_level < 0 || mem_level > 9)
+    throw std::invalid_argument("mem_level must be between 1 and 9 (or 0: automatic), not " +
                                 std::to_string(mem_level));
 }
 
@@ -215,16 +232,22 @@ class permessage_deflate final : public extension {
   // Compresses a data frame about to be sent, in place, and sets RSV1 on
   // the first frame of the message. Each frame is flushed whole, so the peer
   // can decompress it on arrival; the last one loses the 00 00 ff ff tail
-  // (RFC 7692 7.2.1). A single-frame message under min_size is left alone.
+  // (RFC 7692 7.2.1). A single-frame message under min_size, or one that
+  // looks incompressible, is left alone.
   void encode(frame& f) override {
     if (is_control(f.op)) return;
     if (f.op != opcode::cont) {
-      encoding_ = !(f.fin && f.data.size() < settings_.min_size);
+      // Skipping a message leaves the compressor as it was, which is what
+      // the peer's decompressor expects of a message without RSV1.
+      encoding_ = !(f.fin && f.data.size() < settings_.min_size) &&
+                  !(settings_.skip_incompressible && detail::looks_incompressible(f.data));
       if (!encoding_) return;
       f.rsv1 = true;
       if (!deflater_) {
-        const detail::deflater_config c{settings_.compression_level,
-                                        settings_.local_max_window_bits, settings_.mem_level};
+        const int bits = settings_.local_max_window_bits;
+        const detail::deflater_config c{
+            settings_.compression_level, bits,
+            settings_.mem_level ? settings_.mem_level : std::max(4, bits - 8)};
         deflater_ = settings_.local_no_context_takeover
                         ? detail::stream_pool<detail::deflater>::local().take(c)
                         : std::make_unique<detail::deflater>(c);
@@ -266,7 +289,10 @@ class client_permessage_deflate final : public client_extension_factory {
  public:
   // Throws std::invalid_argument for an option out of range.
   explicit client_permessage_deflate(const client_deflate_options& o = {})
-      : level_(o.compression_level), mem_level_(o.mem_level), min_size_(o.min_size) {
+      : level_(o.compression_level),
+        mem_level_(o.mem_level),
+        min_size_(o.min_size),
+        skip_incompressible_(o.skip_incompressible) {
     detail::check_window_bits(o.server_max_window_bits, "server_max_window_bits");
     detail::check_window_bits(o.client_max_window_bits, "client_max_window_bits");
     detail::check_zlib_settings(o.compression_level, o.mem_level);
@@ -331,6 +357,7 @@ class client_permessage_deflate final : public client_extension_factory {
     s.compression_level = level_;
     s.mem_level = mem_level_;
     s.min_size = min_size_;
+    s.skip_incompressible = skip_incompressible_;
     return std::make_unique<permessage_deflate>(s);
   }
 
@@ -339,6 +366,7 @@ class client_permessage_deflate final : public client_extension_factory {
   int level_;
   int mem_level_;
   std::size_t min_size_;
+  bool skip_incompressible_;
 };
 
 // The server side of the negotiation: answers one offer at a time (RFC 7692
@@ -355,7 +383,8 @@ class server_permessage_deflate final : public server_extension_factory {
         require_client_max_window_bits_(o.require_client_max_window_bits),
         level_(o.compression_level),
         mem_level_(o.mem_level),
-        min_size_(o.min_size) {
+        min_size_(o.min_size),
+        skip_incompressible_(o.skip_incompressible) {
     detail::check_window_bits(o.server_max_window_bits, "server_max_window_bits");
     detail::check_window_bits(o.client_max_window_bits, "client_max_window_bits");
     detail::check_zlib_settings(o.compression_level, o.mem_level);
@@ -403,6 +432,7 @@ class server_permessage_deflate final : public server_extension_factory {
     s.compression_level = level_;
     s.mem_level = mem_level_;
     s.min_size = min_size_;
+    s.skip_incompressible = skip_incompressible_;
     return {detail::build_deflate_parameters(r), std::make_unique<permessage_deflate>(s)};
   }
 
@@ -415,6 +445,7 @@ class server_permessage_deflate final : public server_extension_factory {
   int level_;
   int mem_level_;
   std::size_t min_size_;
+  bool skip_incompressible_;
 };
 
 // The factory a client uses for `compression = deflate`: the defaults of
