@@ -4,6 +4,7 @@
 // no_context_takeover.
 //
 // Usage: bench_deflate_memory [connections]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -64,9 +65,10 @@ void report(const char* what, const deflate_settings& local, const deflate_setti
   const double own = sizeof(permessage_deflate) +
                      (local.local_no_context_takeover ? 0 : sizeof(detail::deflater)) +
                      (local.remote_no_context_takeover ? 0 : sizeof(detail::inflater));
-  std::printf("%-46s send %2d bits, recv %2d bits, memLevel %d: %7.1f KiB zlib + %4.1f KiB own\n",
-              what, local.local_max_window_bits, local.remote_max_window_bits, local.mem_level,
-              zlib / 1024, own / 1024);
+  const int mem = local.mem_level ? local.mem_level : std::max(4, local.local_max_window_bits - 8);
+  std::printf("%-50s send %2d bits, recv %2d bits, memLevel %d: %6.1f KiB zlib + %3.1f KiB own\n",
+              what, local.local_max_window_bits, local.remote_max_window_bits, mem, zlib / 1024,
+              own / 1024);
 }
 
 }  // namespace
@@ -89,15 +91,16 @@ int main(int argc, char** argv) {
   const auto b = negotiate(bare_client, default_server);
   report("server, defaults, offer w/o client_max_window_bits", b.server, b.client, n);
 
-  // The largest windows and zlib's default memLevel.
-  const server_permessage_deflate max_server({.server_max_window_bits = std::nullopt,
-                                              .client_max_window_bits = std::nullopt,
-                                              .mem_level = 8});
-  const client_permessage_deflate max_client({.mem_level = 8});
-  const auto m = negotiate(max_client, max_server);
-  report("server, 15-bit windows, memLevel 8", m.server, m.client, n);
-  report("server, 15-bit windows, memLevel 9", {.local_max_window_bits = 15, .mem_level = 9},
-         {.remote_max_window_bits = 15, .mem_level = 9}, n);
+  // The largest windows: automatic memLevel, then zlib's default and maximum.
+  const server_permessage_deflate max_server(
+      {.server_max_window_bits = std::nullopt, .client_max_window_bits = std::nullopt});
+  const auto m = negotiate(default_client, max_server);
+  report("server, 15-bit windows", m.server, m.client, n);
+  for (int mem : {8, 9}) {
+    deflate_settings s = m.server, c = m.client;
+    s.mem_level = c.mem_level = mem;
+    report("server, 15-bit windows", s, c, n);
+  }
 
   // Contexts reset after every message: streams live in the thread's pool.
   const server_permessage_deflate nct_server(

@@ -107,14 +107,18 @@ int main(int argc, char** argv) {
   const config configs[] = {
       {"defaults (12-bit, level 6, memLevel 4)",
        {.local_max_window_bits = 12, .remote_max_window_bits = 12}},
-      {"level 1, 12-bit, memLevel 4",
+      {"  skip_incompressible off",
+       {.local_max_window_bits = 12, .remote_max_window_bits = 12, .skip_incompressible = false}},
+      {"  level 1",
        {.local_max_window_bits = 12, .remote_max_window_bits = 12, .compression_level = 1}},
-      {"15-bit, level 6, memLevel 8", {.mem_level = 8}},
-      {"no_context_takeover, 12-bit",
+      {"  no_context_takeover",
        {.local_no_context_takeover = true,
         .remote_no_context_takeover = true,
         .local_max_window_bits = 12,
         .remote_max_window_bits = 12}},
+      {"15-bit, level 6, memLevel 7 (auto)", {}},
+      {"  memLevel 4", {.mem_level = 4}},
+      {"  memLevel 8", {.mem_level = 8}},
   };
   std::printf("%-42s %-5s %8s %10s %10s %9s %9s %7s\n", "settings", "data", "size", "enc MB/s",
               "dec MB/s", "enc us", "dec us", "ratio");
