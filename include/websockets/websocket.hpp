@@ -39,6 +39,12 @@
 
 namespace websockets {
 
+// How one message is sent.
+struct send_flags {
+  // Let extensions (permessage-deflate) transform the message.
+  bool compress = true;
+};
+
 // Waits for the pong that answers a ping. Returned by basic_websocket::ping().
 class pong_waiter {
  public:
@@ -162,20 +168,28 @@ class basic_websocket {
 
   // ---- Sending ----------------------------------------------------------
 
-  // Sends a text message; `text` must be valid UTF-8.
-  asio::awaitable<void> send(std::string_view text) {
-    return send_message(opcode::text, as_bytes(text));
+  // Sends a text message; `text` must be valid UTF-8. With `flags.compress`
+  // false, the message goes out uncompressed even when permessage-deflate
+  // is on (for data that doesn't compress, or is already compressed).
+  asio::awaitable<void> send(std::string_view text, send_flags flags = {}) {
+    return send_message(opcode::text, as_bytes(text), flags.compress);
   }
-  asio::awaitable<void> send(const char* text) { return send(std::string_view(text)); }
-  asio::awaitable<void> send(const std::string& text) { return send(std::string_view(text)); }
+  asio::awaitable<void> send(const char* text, send_flags flags = {}) {
+    return send(std::string_view(text), flags);
+  }
+  asio::awaitable<void> send(const std::string& text, send_flags flags = {}) {
+    return send(std::string_view(text), flags);
+  }
 
   // Sends a binary message.
-  asio::awaitable<void> send(std::span<const std::byte> bytes) {
-    return send_message(opcode::binary, bytes);
+  asio::awaitable<void> send(std::span<const std::byte> bytes, send_flags flags = {}) {
+    return send_message(opcode::binary, bytes, flags.compress);
   }
 
   // Sends `m` as it is: text or binary.
-  asio::awaitable<void> send(const message& m) { return send_message(m.type(), m.bytes()); }
+  asio::awaitable<void> send(const message& m, send_flags flags = {}) {
+    return send_message(m.type(), m.bytes(), flags.compress);
+  }
 
   // Sends one message in several frames, one per element of `fragments`:
   // strings make a text message, byte spans (or vectors of std::byte) a
@@ -214,7 +228,9 @@ class basic_websocket {
       const bool first = !type;
       type = op;
       any = true;
-      co_await send_frame(c, first ? op : opcode::cont, data, last);
+      if (!c->is_open()) co_await throw_closed(c);
+      if (const auto until = queue_frame(*c, first ? op : opcode::cont, data, last, true))
+        co_await wait_sent(c, until);
     }
     if (!any) co_return;  // an empty range sends nothing, as in the reference
   }
@@ -226,7 +242,7 @@ class basic_websocket {
     auto c = core_;
     if (!c) throw invalid_state("ping() on a moved-from connection");
     if (!c->in_strand()) co_await c->to_strand();
-    co_await ensure_open(c);
+    if (!c->is_open()) co_await throw_closed(c);
     auto state = std::make_shared<detail::pong_state>();
     if (data.empty()) {
       do {
@@ -252,7 +268,7 @@ class basic_websocket {
     auto c = core_;
     if (!c) throw invalid_state("pong() on a moved-from connection");
     if (!c->in_strand()) co_await c->to_strand();
-    co_await ensure_open(c);
+    if (!c->is_open()) co_await throw_closed(c);
     c->proto_.send_pong(data);
     c->flush();
   }
@@ -369,9 +385,9 @@ class basic_websocket {
   }
 
   // Once the connection is closing, waits for it to close, then throws how
-  // it closed (as the reference's ensure_open()).
-  static asio::awaitable<void> ensure_open(std::shared_ptr<core_type> c) {
-    if (c->is_open()) co_return;
+  // it closed (as the reference's ensure_open()). Callers check is_open()
+  // first, so the common case costs no coroutine.
+  static asio::awaitable<void> throw_closed(std::shared_ptr<core_type> c) {
     co_await wait_closed_on(c);
     std::rethrow_exception(c->closed_exception());
   }
@@ -384,7 +400,7 @@ class basic_websocket {
     }
   }
 
-  asio::awaitable<void> send_message(opcode op, std::span<const std::byte> data) {
+  asio::awaitable<void> send_message(opcode op, std::span<const std::byte> data, bool compress) {
     auto c = core_;
     if (!c) throw invalid_state("send() on a moved-from connection");
     if (!c->in_strand()) co_await c->to_strand();
@@ -393,23 +409,23 @@ class basic_websocket {
       co_await c->async_wait(c->fragment_waiters_, asio::use_awaitable);
       if (!c->in_strand()) co_await c->to_strand();
     }
-    co_await send_frame(c, op, data, true);
+    if (!c->is_open()) co_await throw_closed(c);
+    if (const auto until = queue_frame(*c, op, data, true, compress)) co_await wait_sent(c, until);
   }
 
-  // Queues one frame and waits as flow control requires: until a borrowed
-  // payload is written, or until the buffer drains below the low-water mark.
-  static asio::awaitable<void> send_frame(std::shared_ptr<core_type> c, opcode op,
-                                          std::span<const std::byte> data, bool fin) {
-    co_await ensure_open(c);
-    const bool borrowed = c->proto_.send_data(op, data, fin, true, true);
-    c->flush();
-    std::uint64_t until = 0;
-    if (borrowed)
-      until = c->proto_.bytes_queued();
-    else if (c->write_buffered() > c->options_.write_limit)
-      until = c->low_water_target();
-    else
-      co_return;
+  // Queues one frame; returns the byte count the sender must wait for
+  // (0: none): all of a borrowed payload written, or the buffer drained to
+  // its low-water mark once it passed write_limit.
+  static std::uint64_t queue_frame(core_type& c, opcode op, std::span<const std::byte> data,
+                                   bool fin, bool compress) {
+    const bool borrowed = c.proto_.send_data(op, data, fin, compress, true);
+    c.flush();
+    if (borrowed) return c.proto_.bytes_queued();
+    if (c.write_buffered() > c.options_.write_limit) return c.low_water_target();
+    return 0;
+  }
+
+  static asio::awaitable<void> wait_sent(std::shared_ptr<core_type> c, std::uint64_t until) {
     while (c->proto_.bytes_sent() < until) {
       if (c->is_closed() && !c->writing_) std::rethrow_exception(c->closed_exception());
       co_await c->async_wait_sent(until, asio::use_awaitable);
