@@ -46,24 +46,60 @@ class websocket_exception : public std::runtime_error {
 
 namespace detail {
 
+// Quotes untrusted text for an error message: control characters and
+// non-ASCII bytes become \xNN, and anything past `max` bytes becomes "...",
+// so that a peer can neither forge log lines nor make messages huge.
+inline std::string printable(std::string_view s, std::size_t max = 200) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += static_cast<char>(u);
+    }
+  }
+  if (s.size() > max) out += "...";
+  out += '"';
+  return out;
+}
+
 // A readable name for a close code, for messages ("1002 (protocol error)").
 inline std::string_view close_code_name(std::uint16_t code) noexcept {
   switch (code) {
-    case 1000: return "OK";
-    case 1001: return "going away";
-    case 1002: return "protocol error";
-    case 1003: return "unsupported data";
-    case 1005: return "no status received";
-    case 1006: return "connection closed abnormally";
-    case 1007: return "invalid frame payload data";
-    case 1008: return "policy violation";
-    case 1009: return "message too big";
-    case 1010: return "mandatory extension";
-    case 1011: return "internal error";
-    case 1012: return "service restart";
-    case 1013: return "try again later";
-    case 1014: return "bad gateway";
-    case 1015: return "TLS handshake failed";
+    case 1000:
+      return "OK";
+    case 1001:
+      return "going away";
+    case 1002:
+      return "protocol error";
+    case 1003:
+      return "unsupported data";
+    case 1005:
+      return "no status received";
+    case 1006:
+      return "connection closed abnormally";
+    case 1007:
+      return "invalid frame payload data";
+    case 1008:
+      return "policy violation";
+    case 1009:
+      return "message too big";
+    case 1010:
+      return "mandatory extension";
+    case 1011:
+      return "internal error";
+    case 1012:
+      return "service restart";
+    case 1013:
+      return "try again later";
+    case 1014:
+      return "bad gateway";
+    case 1015:
+      return "TLS handshake failed";
     default:
       if (code >= 3000 && code < 4000) return "registered";
       if (code >= 4000 && code < 5000) return "private use";
@@ -113,8 +149,7 @@ class connection_closed : public websocket_exception {
   connection_closed(std::optional<std::uint16_t> rcvd_code, std::string rcvd_reason,
                     std::optional<std::uint16_t> sent_code = std::nullopt,
                     std::string sent_reason = {})
-      : websocket_exception(
-            detail::closed_message(rcvd_code, rcvd_reason, sent_code, sent_reason)),
+      : websocket_exception(detail::closed_message(rcvd_code, rcvd_reason, sent_code, sent_reason)),
         code_(rcvd_code.value_or(1006)),
         reason_(std::move(rcvd_reason)),
         sent_code_(sent_code),
@@ -173,7 +208,7 @@ class invalid_header : public invalid_handshake {
   static std::string describe(const std::string& name, const std::optional<std::string>& value) {
     if (!value) return "missing " + name + " header";
     if (value->empty()) return "empty " + name + " header";
-    return "invalid " + name + " header: " + *value;
+    return "invalid " + name + " header: " + detail::printable(*value);
   }
 
   std::string name_;
@@ -185,7 +220,7 @@ class invalid_header_format : public invalid_header {
  public:
   invalid_header_format(std::string name, std::string error, std::string string, std::size_t pos)
       : invalid_header("invalid " + name + " header: " + error + " at " + std::to_string(pos) +
-                           " in " + string,
+                           " in " + detail::printable(string),
                        name, string),
         error_(std::move(error)),
         string_(std::move(string)),
@@ -211,7 +246,7 @@ class invalid_header_value : public invalid_header {
 class invalid_origin : public invalid_header_value {
  public:
   explicit invalid_origin(std::optional<std::string> origin)
-      : invalid_header_value(origin ? "invalid Origin header: " + *origin
+      : invalid_header_value(origin ? "invalid Origin header: " + detail::printable(*origin)
                                     : std::string("missing Origin header"),
                              "Origin", origin) {}
 };
@@ -246,7 +281,8 @@ class negotiation_error : public invalid_handshake {
 class duplicate_parameter : public negotiation_error {
  public:
   explicit duplicate_parameter(std::string name)
-      : negotiation_error("duplicate parameter: " + name), name_(std::move(name)) {}
+      : negotiation_error("duplicate parameter: " + detail::printable(name)),
+        name_(std::move(name)) {}
   const std::string& name() const noexcept { return name_; }
 
  private:
@@ -257,7 +293,8 @@ class duplicate_parameter : public negotiation_error {
 class invalid_parameter_name : public negotiation_error {
  public:
   explicit invalid_parameter_name(std::string name)
-      : negotiation_error("invalid parameter name: " + name), name_(std::move(name)) {}
+      : negotiation_error("invalid parameter name: " + detail::printable(name)),
+        name_(std::move(name)) {}
   const std::string& name() const noexcept { return name_; }
 
  private:
@@ -268,8 +305,8 @@ class invalid_parameter_name : public negotiation_error {
 class invalid_parameter_value : public negotiation_error {
  public:
   invalid_parameter_value(std::string name, std::optional<std::string> value)
-      : negotiation_error("invalid value for parameter " + name + ": " +
-                          (value ? *value : std::string("(none)"))),
+      : negotiation_error("invalid value for parameter " + detail::printable(name) + ": " +
+                          (value ? detail::printable(*value) : std::string("(none)"))),
         name_(std::move(name)),
         value_(std::move(value)) {}
   const std::string& name() const noexcept { return name_; }
@@ -286,9 +323,8 @@ class abort_handshake : public invalid_handshake {
  public:
   abort_handshake(int status, std::vector<std::pair<std::string, std::string>> headers,
                   std::string body = {})
-      : invalid_handshake("HTTP " + std::to_string(status) + ", " +
-                          std::to_string(headers.size()) + " headers, " +
-                          std::to_string(body.size()) + " bytes"),
+      : invalid_handshake("HTTP " + std::to_string(status) + ", " + std::to_string(headers.size()) +
+                          " headers, " + std::to_string(body.size()) + " bytes"),
         status_(status),
         headers_(std::move(headers)),
         body_(std::move(body)) {}
@@ -322,7 +358,7 @@ class invalid_state : public websocket_exception {
 class invalid_uri : public websocket_exception {
  public:
   invalid_uri(std::string_view uri, std::string_view why)
-      : websocket_exception(std::string(uri) + " isn't a valid URI: " + std::string(why)),
+      : websocket_exception(detail::printable(uri) + " isn't a valid URI: " + std::string(why)),
         uri_(uri) {}
   const std::string& uri() const noexcept { return uri_; }
 
@@ -353,7 +389,8 @@ class protocol_error : public websocket_exception {
 class multiple_values_error : public websocket_exception {
  public:
   explicit multiple_values_error(std::string name)
-      : websocket_exception("multiple values for header " + name), name_(std::move(name)) {}
+      : websocket_exception("multiple values for header " + detail::printable(name)),
+        name_(std::move(name)) {}
   const std::string& name() const noexcept { return name_; }
 
  private:

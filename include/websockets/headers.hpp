@@ -65,27 +65,6 @@ constexpr std::string_view trim_ows(std::string_view s) noexcept {
   return s;
 }
 
-// Quotes untrusted text for an error message: control characters and
-// non-ASCII bytes become \xNN, and anything past `max` bytes becomes "...",
-// so that a peer can neither forge log lines nor make messages huge.
-inline std::string printable(std::string_view s, std::size_t max = 200) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
-    auto u = static_cast<unsigned char>(s[i]);
-    if (u < 0x20 || u >= 0x7f || u == '"' || u == '\\') {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    } else {
-      out += static_cast<char>(u);
-    }
-  }
-  if (s.size() > max) out += "...";
-  out += '"';
-  return out;
-}
-
 }  // namespace detail
 
 // Throws std::invalid_argument unless `name` is a token (RFC 7230), so that
