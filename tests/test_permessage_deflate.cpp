@@ -4,9 +4,12 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -15,6 +18,50 @@
 
 using namespace websockets;
 using websockets::detail::zlib_bytes_in_use;
+
+// Counts heap allocations made through operator new, for the steady-state
+// test; replaces the global operator for this test program. (GCC takes the
+// free() in a replaced operator delete for a mismatch once inlined.)
+static std::atomic<std::size_t> allocations{0};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+static void* counted_malloc(std::size_t n) noexcept {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new(std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -1032,4 +1079,38 @@ TEST_CASE("no_context_takeover streams return to the pool between messages",
   CHECK(detail::stream_pool<detail::inflater>::local().size() == 1);
   detail::clear_zlib_pools();
   CHECK(zlib_bytes_in_use().load() == base);
+}
+
+TEST_CASE("the steady state allocates nothing per message", "[permessage_deflate][memory]") {
+  std::vector<std::string> messages;
+  for (std::uint32_t i = 0; i < 16; ++i) messages.push_back(text_like(64u << (i % 11), 70 + i));
+  for (bool reset : {false, true}) {
+    INFO("no_context_takeover " << reset);
+    deflate_settings s{.local_no_context_takeover = reset,
+                       .remote_no_context_takeover = reset,
+                       .local_max_window_bits = 12,
+                       .remote_max_window_bits = 12};
+    permessage_deflate sender(s), receiver(mirror(s));
+    // As the connection does: one frame object each way, buffers reused.
+    frame tx, rx;
+    auto one_message = [&](const std::string& m) {
+      tx.fin = true;
+      tx.rsv1 = false;
+      tx.op = opcode::text;
+      tx.data.assign(m);
+      sender.encode(tx);
+      rx.fin = tx.fin;
+      rx.rsv1 = tx.rsv1;
+      rx.op = tx.op;
+      rx.data.assign(tx.data);
+      receiver.decode(rx, 1u << 20);
+      return rx.data == m;
+    };
+    for (int round = 0; round < 2; ++round)  // warm up: buffers and streams grow
+      for (const auto& m : messages) REQUIRE(one_message(m));
+    const std::size_t before = allocations.load();
+    for (int round = 0; round < 5; ++round)
+      for (const auto& m : messages) REQUIRE(one_message(m));
+    CHECK(allocations.load() - before == 0);
+  }
 }
