@@ -1,9 +1,13 @@
 # The side-by-side benchmark harness (bench/run.sh runs it; ctest never
 # does): our load generator and the peer echo servers it is pointed at.
+#   bench_loadgen           the WebSocket load generator, straight on epoll
 #   bench_raw_echo          raw TCP echo on standalone Asio: the ceiling
 #   bench_beast_echo        Boost.Beast echo (needs libboost-dev)
 #   bench_websocketpp_echo  websocketpp echo (needs libwebsocketpp-dev)
 # Node's ws echo is bench/servers/node/echo_server.js.
+
+add_executable(bench_loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen/main.cpp)
+target_link_libraries(bench_loadgen PRIVATE websockets::websockets websockets_project_flags)
 
 add_executable(bench_raw_echo ${CMAKE_CURRENT_SOURCE_DIR}/servers/raw_echo.cpp)
 target_link_libraries(bench_raw_echo PRIVATE asio::asio Threads::Threads websockets_project_flags)
