@@ -15,7 +15,6 @@
 #include <exception>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace {
 
@@ -23,13 +22,14 @@ using asio::ip::tcp;
 
 asio::awaitable<void> echo(tcp::socket socket, std::size_t buffer_size) {
   socket.set_option(tcp::no_delay(true));
-  std::vector<char> buffer(buffer_size);
+  // Left uninitialized, so that an idle connection's buffer isn't resident.
+  const auto buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
   std::error_code ec;
   for (;;) {
     const std::size_t n = co_await socket.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+        asio::buffer(buffer.get(), buffer_size), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
-    co_await asio::async_write(socket, asio::buffer(buffer.data(), n),
+    co_await asio::async_write(socket, asio::buffer(buffer.get(), n),
                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
   }
