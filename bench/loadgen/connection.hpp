@@ -100,6 +100,10 @@ class connection {
   std::size_t in_flight() const noexcept { return static_cast<std::size_t>(send_seq_ - recv_seq_); }
   // Echoes received on this connection.
   std::uint64_t echoes() const noexcept { return recv_seq_; }
+  // When the oldest message in flight was sent; meaningful when in_flight().
+  std::uint64_t oldest_sent_at() const noexcept {
+    return ring_.empty() ? 0 : ring_[recv_seq_ % ring_.size()].sent_at;
+  }
   // Whether another message fits in the window.
   bool can_send() const noexcept { return state_ == state::open && in_flight() < ring_.size(); }
   // The negotiated permessage-deflate codec, or null.

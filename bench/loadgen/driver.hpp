@@ -77,7 +77,7 @@ class load_driver final : public connection_events {
     std::array<epoll_event, 1024> events;
     while (phase_ != phase::done) {
       const std::uint64_t now = now_ns();
-      const std::uint64_t deadline = std::min(next_deadline_, hard_deadline_);
+      const std::uint64_t deadline = std::min({next_deadline_, hard_deadline_, next_stall_check_});
       const int timeout_ms =
           deadline <= now ? 0 : static_cast<int>((deadline - now + 999999) / 1000000);
       const int n =
@@ -153,6 +153,7 @@ class load_driver final : public connection_events {
         return;
       case run_mode::echo:
         if (open_count_ == connections_.size()) {
+          ctx_.now = now_ns();  // the send time of the first messages
           if (opts_.warmup > 0) {
             begin_warmup(now_ns());
           } else {
@@ -251,7 +252,32 @@ class load_driver final : public connection_events {
       result_.server_cpu = server_end.seconds - server_start_.seconds;
       result_.server_cpu_source = server_end.source;
     }
+    // A lost echo stalls its connection, which the others would hide: no
+    // message may have waited much longer than the slowest echo measured.
+    if (opts_.mode == run_mode::echo) {
+      const std::uint64_t limit = std::max<std::uint64_t>(500'000'000, 4 * result_.latency.max());
+      for (auto& c : connections_) {
+        if (c->in_flight() > 0 && now - c->oldest_sent_at() > limit)
+          throw connection_error(
+              "connection " + std::to_string(c->id()) + ": message " + std::to_string(c->echoes()) +
+              " has awaited its echo for " + std::to_string((now - c->oldest_sent_at()) / 1000000) +
+              " ms, over 4 times the slowest echo measured: lost by the server?");
+      }
+    }
     begin_draining(now);
+  }
+
+  // Fails the run when a message has awaited its echo for stall_ns.
+  void check_stalls(std::uint64_t now) {
+    next_stall_check_ = now + stall_check_ns;
+    if (opts_.mode != run_mode::echo && opts_.mode != run_mode::hold) return;
+    if (phase_ == phase::draining || phase_ == phase::done) return;
+    for (auto& c : connections_) {
+      if (c->in_flight() > 0 && now - c->oldest_sent_at() > stall_ns)
+        throw connection_error("connection " + std::to_string(c->id()) + ": no echo of message " +
+                               std::to_string(c->echoes()) + " after " +
+                               std::to_string(stall_ns / 1000000000) + " s");
+    }
   }
 
   // Closes every connection: a closing handshake where nothing is left to
@@ -265,6 +291,7 @@ class load_driver final : public connection_events {
 
   // Moves on when the time has come, or the connections are all closed.
   void advance(std::uint64_t now) {
+    if (now >= next_stall_check_) check_stalls(now);
     if (phase_ == phase::draining && active_ == 0) {
       phase_ = phase::done;
       return;
@@ -295,6 +322,7 @@ class load_driver final : public connection_events {
           return;
         }
         set_phase(phase::echoing, UINT64_MAX);
+        ctx_.now = now;
         for (auto& c : connections_) {
           send(*c);
           c->flush();
@@ -336,6 +364,8 @@ class load_driver final : public connection_events {
 
   static constexpr std::uint64_t settle_ns = 300'000'000;  // for the server to finish its work
   static constexpr std::uint64_t drain_ns = 3'000'000'000;
+  static constexpr std::uint64_t stall_ns = 20'000'000'000;  // far above any round trip here
+  static constexpr std::uint64_t stall_check_ns = 1'000'000'000;
 
   const options& opts_;
   payload_source payload_;
@@ -360,6 +390,7 @@ class load_driver final : public connection_events {
   std::size_t open_count_ = 0;
   std::size_t echoed_ = 0;       // hold mode: connections done echoing
   std::uint64_t in_flight_ = 0;  // messages sent, echo not received
+  std::uint64_t next_stall_check_ = 0;
 };
 
 }  // namespace websockets::loadgen
