@@ -1,0 +1,1 @@
+websockets_add_test(test_fuzz_regressions test_fuzz_regressions.cpp)
