@@ -1,0 +1,1 @@
+websockets_add_test(test_server test_server.cpp)

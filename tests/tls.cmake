@@ -1,0 +1,1 @@
+websockets_add_test(test_tls test_tls.cpp)
