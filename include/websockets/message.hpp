@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include "websockets/detail/string_pool.hpp"
 #include "websockets/frame.hpp"
 
 namespace websockets {
@@ -20,6 +21,15 @@ class message {
 
   // A message of type `op` (text or binary) that owns `payload`.
   message(opcode op, std::string payload) : op_(op), data_(std::move(payload)) {}
+
+  message(const message&) = default;
+  message(message&&) noexcept = default;
+  message& operator=(const message&) = default;
+  message& operator=(message&&) noexcept = default;
+
+  // A small payload's buffer goes back to a per-thread pool, for the next
+  // message received on this thread.
+  ~message() { detail::string_pool::give(std::move(data_)); }
 
   // A text message; the text must be valid UTF-8 (send() checks nothing).
   static message text(std::string payload) { return {opcode::text, std::move(payload)}; }

@@ -157,6 +157,13 @@ class protocol {
     return close_rcvd_ ? std::string_view(close_rcvd_->reason) : std::string_view();
   }
 
+  // Whether the connection closed normally: both close frames exchanged,
+  // the peer's with 1000 or 1001, and no failure.
+  bool closed_ok() const noexcept {
+    return close_rcvd_ && close_sent_ && failure_.empty() &&
+           (close_rcvd_->code == 1000 || close_rcvd_->code == 1001);
+  }
+
   // The exception that describes how the connection closed, for an
   // operation attempted after that: connection_closed_ok when the peer
   // closed with 1000 or 1001 (or both sides agreed), connection_closed_error
@@ -168,9 +175,7 @@ class protocol {
     std::optional<std::uint16_t> sc;
     std::string sr;
     if (close_sent_) sc = close_sent_->code, sr = close_sent_->reason;
-    const bool ok = close_rcvd_ && close_sent_ && failure_.empty() &&
-                    (close_rcvd_->code == 1000 || close_rcvd_->code == 1001);
-    if (ok) return std::make_exception_ptr(connection_closed_ok(rc, rr, sc, sr));
+    if (closed_ok()) return std::make_exception_ptr(connection_closed_ok(rc, rr, sc, sr));
     return std::make_exception_ptr(connection_closed_error(rc, rr, sc, sr));
   }
 

@@ -90,7 +90,7 @@ class basic_websocket {
 
  public:
   using next_layer_type = Stream;
-  using executor_type = typename core_type::strand_type;
+  using executor_type = asio::any_io_executor;
 
   // Takes over `stream`, on which the opening handshake is done, and starts
   // reading. `r` says which end this is; `handshake` what was negotiated.
@@ -123,48 +123,12 @@ class basic_websocket {
   // cancellation slot, or `||` and a timer) loses no message: the next call
   // returns it. Only one coroutine may wait in recv() at a time; a second
   // throws std::logic_error.
-  asio::awaitable<message> recv() {
-    auto c = core_;
-    if (!c) throw invalid_state("recv() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
-    if (c->recv_busy_)
-      throw std::logic_error(
-          "recv() called while another coroutine is already waiting for the next message");
-    c->recv_busy_ = true;
-    struct busy_guard {
-      core_type* c;
-      ~busy_guard() { c->recv_busy_ = false; }
-    } guard{c.get()};
-    // A cancellation requested at any point, even before this coroutine
-    // reached the strand or after a message woke it, means no message is
-    // taken: whoever cancelled may drop what recv() returns.
-    auto cs = co_await asio::this_coro::cancellation_state;
-    while (true) {
-      if (cs.cancelled() != asio::cancellation_type::none)
-        throw std::system_error(asio::error::operation_aborted, "recv() cancelled");
-      if (!c->queue_.empty()) {
-        message m = c->queue_.pop_front();
-        c->message_consumed();
-        co_return m;
-      }
-      if (c->is_closed()) std::rethrow_exception(c->closed_exception());
-      std::error_code ec;
-      co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
-      if (!c->in_strand()) co_await c->to_strand();
-      if (ec) throw std::system_error(ec, "recv() cancelled");
-    }
-  }
+  asio::awaitable<message> recv() { return receive<false>(core_); }
 
   // The next message, or std::nullopt once the connection closed normally
   // (1000 or 1001): `while (auto m = co_await ws.next()) ...` reads until the
   // end. Throws connection_closed_error after any other close.
-  asio::awaitable<std::optional<message>> next() {
-    try {
-      co_return co_await recv();
-    } catch (const connection_closed_ok&) {
-      co_return std::nullopt;
-    }
-  }
+  asio::awaitable<std::optional<message>> next() { return receive<true>(core_); }
 
   // ---- Sending ----------------------------------------------------------
 
@@ -348,7 +312,9 @@ class basic_websocket {
     return static_cast<std::size_t>(core_->write_buffered());
   }
 
-  executor_type get_executor() const noexcept { return core_->strand_; }
+  // The connection's strand, or the stream's executor when one thread runs
+  // everything (an io_context made with a concurrency hint of 1).
+  executor_type get_executor() const noexcept { return core_->handler_executor(); }
   Stream& next_layer() noexcept { return core_->stream_; }
   const Stream& next_layer() const noexcept { return core_->stream_; }
 
@@ -381,6 +347,48 @@ class basic_websocket {
     } else {
       static_assert(sizeof(U) == 0,
                     "send_fragments(): elements must be strings, byte spans or messages");
+    }
+  }
+
+  // Waits for the next message. Once the connection is closed and the
+  // queue empty, throws how it closed, or, for next(), returns no message
+  // after a normal close.
+  // Cancelling it (a cancellation slot, or `||` and a timer) loses no
+  // message: one requested at any point, even before this coroutine
+  // reached the strand or after a message woke it, means none is taken,
+  // because whoever cancelled may drop what it returns.
+  template <bool for_next>
+  static asio::awaitable<std::conditional_t<for_next, std::optional<message>, message>> receive(
+      std::shared_ptr<core_type> c) {
+    if (!c) throw invalid_state("recv() on a moved-from connection");
+    if (!c->in_strand()) co_await c->to_strand();
+    if (c->recv_busy_)
+      throw std::logic_error(
+          "recv() called while another coroutine is already waiting for the next message");
+    c->recv_busy_ = true;
+    struct busy_guard {
+      core_type* c;
+      ~busy_guard() { c->recv_busy_ = false; }
+    } guard{c.get()};
+    auto cs = co_await asio::this_coro::cancellation_state;
+    while (true) {
+      if (cs.cancelled() != asio::cancellation_type::none)
+        throw std::system_error(asio::error::operation_aborted, "recv() cancelled");
+      if (!c->queue_.empty()) {
+        message m = c->queue_.pop_front();
+        c->message_consumed();
+        co_return m;
+      }
+      if (c->is_closed()) {
+        if constexpr (for_next) {
+          if (c->closed_ok()) co_return std::nullopt;
+        }
+        std::rethrow_exception(c->closed_exception());
+      }
+      std::error_code ec;
+      co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
+      if (!c->in_strand()) co_await c->to_strand();
+      if (ec) throw std::system_error(ec, "recv() cancelled");
     }
   }
 
@@ -438,7 +446,7 @@ class basic_websocket {
     if (!core_) return;
     auto c = std::move(core_);
     try {
-      asio::dispatch(c->strand_, [c] {
+      c->run_serialized([c] {
         if (!c->is_closed()) c->start_close(1001, "");
       });
     } catch (...) {

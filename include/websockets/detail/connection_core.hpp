@@ -9,11 +9,13 @@
 #pragma once
 
 #include <asio/async_result.hpp>
+#include <asio/basic_waitable_timer.hpp>
 #include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/io_context.hpp>
+#include <asio/query.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -32,6 +34,7 @@
 #include "websockets/detail/random.hpp"
 #include "websockets/detail/ring.hpp"
 #include "websockets/detail/stream_traits.hpp"
+#include "websockets/detail/string_pool.hpp"
 #include "websockets/message.hpp"
 #include "websockets/opening_handshake.hpp"
 #include "websockets/protocol.hpp"
@@ -81,27 +84,52 @@ class receive_buffer_pool {
   }
 };
 
+// Whether only one thread runs `ex`'s execution context: an io_context
+// made with a concurrency hint of 1 (asio::io_context ctx{1}) promises so,
+// and then a connection needs no strand.
+inline bool single_threaded(asio::io_context& io) {
+  return asio::use_service<asio::detail::scheduler>(io).concurrency_hint() == 1;
+}
+
+template <class Executor>
+bool single_threaded(const Executor& ex) {
+  if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+    if (auto* io = ex.template target<asio::io_context::executor_type>())
+      return single_threaded(io->context());
+    return false;
+  } else if constexpr (requires { static_cast<asio::io_context&>(ex.context()); }) {
+    return single_threaded(static_cast<asio::io_context&>(ex.context()));
+  } else {
+    return false;
+  }
+}
+
 template <class Stream>
 class connection_core : public std::enable_shared_from_this<connection_core<Stream>> {
  public:
-  using strand_type = asio::strand<typename Stream::executor_type>;
+  using executor_type = typename Stream::executor_type;
+  using strand_type = asio::strand<executor_type>;
+  using timer_type =
+      asio::basic_waitable_timer<std::chrono::steady_clock,
+                                 asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
   connection_core(Stream&& stream, role r, const connection_options& options,
                   opening_handshake&& handshake)
       : stream_(std::move(stream)),
-        strand_(asio::make_strand(stream_.get_executor())),
+        executor_(stream_.get_executor()),
         proto_(r, options.max_size, std::move(handshake.extensions)),
         options_(options),
         handshake_(std::move(handshake)),
-        close_timer_(strand_),
-        keepalive_timer_(strand_) {
+        close_timer_(executor_),
+        keepalive_timer_(executor_) {
+    if (!single_threaded(executor_)) strand_.emplace(asio::make_strand(executor_));
     handshake_.extensions.clear();
   }
 
   // Starts reading (bytes that came with the handshake first) and the
   // keepalive pings. Call once, right after construction.
   void start() {
-    asio::dispatch(strand_, [self = this->shared_from_this()] {
+    run_serialized([self = this->shared_from_this()] {
       if (!self->handshake_.leftover.empty()) {
         self->proto_.receive_data(std::string_view(self->handshake_.leftover));
         std::string().swap(self->handshake_.leftover);
@@ -111,10 +139,38 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     });
   }
 
-  bool in_strand() const noexcept { return strand_.running_in_this_thread(); }
+  // Whether the caller may touch the connection's state now: it runs on
+  // the strand, or there is no strand because one thread runs everything.
+  bool in_strand() const noexcept { return !strand_ || strand_->running_in_this_thread(); }
 
-  // co_await this to continue on the connection's strand.
-  auto to_strand() { return asio::dispatch(asio::bind_executor(strand_, asio::use_awaitable)); }
+  // co_await this to continue on the connection's strand (only when
+  // in_strand() is false, so there is a strand).
+  auto to_strand() { return asio::dispatch(asio::bind_executor(*strand_, asio::use_awaitable)); }
+
+  // Runs `f` serialized with everything else on this connection: now if
+  // possible, else queued.
+  template <class F>
+  void run_serialized(F&& f) {
+    if (strand_)
+      asio::dispatch(*strand_, std::forward<F>(f));
+    else
+      asio::dispatch(executor_, std::forward<F>(f));
+  }
+
+  // The executor handlers default to: the strand, or the stream's.
+  asio::any_io_executor handler_executor() const {
+    if (strand_) return *strand_;
+    return executor_;
+  }
+
+  // Starts an operation with `handler` bound to the strand, if any.
+  template <class Initiate, class Handler>
+  void bound(Initiate&& initiate, Handler&& handler) {
+    if (strand_)
+      initiate(asio::bind_executor(*strand_, std::forward<Handler>(handler)));
+    else
+      initiate(std::forward<Handler>(handler));
+  }
 
   // ---- Waiting ----------------------------------------------------------
 
@@ -130,13 +186,13 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
             slot.assign([weak = this->weak_from_this(), &w, gen](asio::cancellation_type t) {
               if (t == asio::cancellation_type::none) return;
               if (auto self = weak.lock()) {
-                asio::dispatch(self->strand_, [self, &w, gen] {
+                self->run_serialized([self, &w, gen] {
                   if (w.generation == gen && w.op) w.op.complete(asio::error::operation_aborted);
                 });
               }
             });
           }
-          w.op = pending_op(std::move(handler), strand_);
+          w.op = pending_op(std::move(handler), handler_executor());
         },
         token);
   }
@@ -145,7 +201,8 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   template <class Token>
   auto async_wait(std::vector<pending_op>& list, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code)>(
-        [this, &list](auto handler) { list.emplace_back(std::move(handler), strand_); }, token);
+        [this, &list](auto handler) { list.emplace_back(std::move(handler), handler_executor()); },
+        token);
   }
 
   static void complete_all(std::vector<pending_op>& list, std::error_code ec = {}) {
@@ -165,6 +222,10 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     return proto_.bytes_queued() - proto_.bytes_sent();
   }
 
+  // Whether the connection closed normally (closed_exception() is
+  // connection_closed_ok).
+  bool closed_ok() const noexcept { return proto_.closed_ok(); }
+
   // The exception for an operation on a connection that is closed or
   // closing.
   std::exception_ptr closed_exception() const { return proto_.closed_exception(); }
@@ -182,7 +243,9 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
 
   // ---- Sending ----------------------------------------------------------
 
-  // Starts a write of everything queued, unless one is in flight.
+  // Starts a write of everything queued, unless one is in flight. On a
+  // socket it first writes what it can right away, without a completion
+  // handler; what the kernel doesn't take goes out asynchronously.
   void flush() {
     if (writing_ || closed_) return;
     if (!proto_.has_output()) {
@@ -193,12 +256,33 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     write_buffers_.clear();
     for (const auto& piece : batch_.pieces())
       write_buffers_.emplace_back(piece.data(), piece.size());
+    if constexpr (has_write_some<Stream>) {
+      if (can_wait_read(stream_)) {
+        set_non_blocking();
+        std::error_code ec;
+        const std::size_t n = stream_.write_some(write_buffers_, ec);
+        if (!ec && n == batch_.size()) {
+          batch_.clear();
+          proto_.record_sent(n);
+          // Senders woken from here resume later, not inside the send()
+          // that called flush().
+          update_close_phase();
+          complete_send_waiters(false, true);
+          return;
+        }
+        if (!ec) {
+          proto_.record_sent(n);
+          consume_written(n);
+        } else if (ec != asio::error::would_block && ec != asio::error::try_again) {
+          // Let the asynchronous write report the error.
+        }
+      }
+    }
     writing_ = true;
-    asio::async_write(stream_, write_buffers_,
-                      asio::bind_executor(strand_, [self = this->shared_from_this()](
-                                                       std::error_code ec, std::size_t n) {
-                        self->on_write(ec, n);
-                      }));
+    bound([this](auto handler) { asio::async_write(stream_, write_buffers_, std::move(handler)); },
+          [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+            self->on_write(ec, n);
+          });
   }
 
   // Suspends until every byte queued so far is written (a borrowed payload
@@ -207,7 +291,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   auto async_wait_sent(std::uint64_t until, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code)>(
         [this, until](auto handler) {
-          send_waiters_.push_back({until, pending_op(std::move(handler), strand_)});
+          send_waiters_.push_back({until, pending_op(std::move(handler), handler_executor())});
         },
         token);
   }
@@ -275,7 +359,8 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   // ---- Members ----------------------------------------------------------
 
   Stream stream_;
-  strand_type strand_;
+  executor_type executor_;
+  std::optional<strand_type> strand_;  // absent when one thread runs everything
   protocol proto_;
   connection_options options_;
   opening_handshake handshake_;
@@ -309,8 +394,8 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   bool fin_sent_ = false;
   int close_phase_ = 0;
   std::vector<pending_op> closed_waiters_;
-  asio::steady_timer close_timer_;
-  asio::steady_timer keepalive_timer_;
+  timer_type close_timer_;
+  timer_type keepalive_timer_;
 
  private:
   static constexpr std::size_t min_read = 4096;
@@ -333,30 +418,31 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     }
     reading_ = true;
     if constexpr (has_wait_read<Stream>) {
-      if (proto_.buffered() == 0 && can_wait_read(stream_)) {
+      if (proto_.buffered() == 0 && !last_read_full_ && can_wait_read(stream_)) {
         // Idle: hold no buffer while waiting for the peer.
         std::vector<std::byte> storage;
         if (proto_.release_receive_buffer(storage)) receive_buffer_pool::give(std::move(storage));
-        if (!non_blocking_set_) {
-          std::error_code ec;
-          stream_.non_blocking(true, ec);
-          non_blocking_set_ = true;
-        }
-        stream_.async_wait(
-            asio::socket_base::wait_read,
-            asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
-              self->on_readable(ec);
-            }));
+        set_non_blocking();
+        bound(
+            [this](auto handler) {
+              stream_.async_wait(asio::socket_base::wait_read, std::move(handler));
+            },
+            [self = this->shared_from_this()](std::error_code ec) { self->on_readable(ec); });
         return;
       }
     }
+    // More is probably waiting (the last read filled the buffer), or the
+    // stream can't report readability: read into the buffer.
     if (proto_.buffered() == 0) proto_.provide_receive_buffer(receive_buffer_pool::take());
     auto area = proto_.prepare(read_size() - proto_.buffered());
-    stream_.async_read_some(asio::buffer(area.data(), area.size()),
-                            asio::bind_executor(strand_, [self = this->shared_from_this()](
-                                                             std::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            }));
+    last_read_size_ = area.size();
+    bound(
+        [this, area](auto handler) {
+          stream_.async_read_some(asio::buffer(area.data(), area.size()), std::move(handler));
+        },
+        [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
   }
 
   void on_read(std::error_code ec, std::size_t n) {
@@ -366,6 +452,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
       input_ended();
       return;
     }
+    last_read_full_ = n == last_read_size_;
     proto_.commit(n);
     after_input();
   }
@@ -380,6 +467,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         auto area = proto_.prepare(read_size() - proto_.buffered());
         const std::size_t n = stream_.read_some(asio::buffer(area.data(), area.size()), ec);
         if (!ec) {
+          last_read_full_ = n == area.size();
           proto_.commit(n);
           after_input();
           return;
@@ -414,13 +502,18 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
       if (!proto_.next_event(event_)) break;
       switch (event_.type) {
         case event::kind::message:
-          // Once this side has sent a close frame the application is done
-          // reading: what doesn't fit in the queue is dropped.
-          if (!full) {
+          // Once this side has sent a close frame, reading goes on until
+          // the peer's close frame even if the application stopped calling
+          // recv(): messages that don't fit in the queue are dropped, and
+          // so is everything after them, so that recv() still returns a
+          // prefix of what the peer sent, without a gap.
+          if (full) dropping_after_close_ = true;
+          if (!dropping_after_close_) {
             queue_.push_back(message(event_.op, std::move(event_.data)));
             got_message = true;
           }
-          event_.data = std::string();
+          // The protocol assembles the next message in this buffer.
+          event_.data = string_pool::take();
           break;
         case event::kind::pong:
           pong_received(event_.data);
@@ -456,10 +549,10 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
       keepalive_timer_.cancel();
       if (options_.close_timeout) {
         close_timer_.expires_after(*options_.close_timeout);
-        close_timer_.async_wait(asio::bind_executor(
-            strand_, [self = this->shared_from_this(), phase](std::error_code ec) {
-              if (!ec && self->close_phase_ == phase) self->terminate();
-            }));
+        bound([this](auto handler) { close_timer_.async_wait(std::move(handler)); },
+              [self = this->shared_from_this(), phase](std::error_code ec) {
+                if (!ec && self->close_phase_ == phase) self->terminate();
+              });
       }
     }
     close_transport_if_due();
@@ -472,6 +565,26 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     if (fin_sent_ || writing_ || closed_ || !proto_.should_close_transport()) return;
     fin_sent_ = true;
     shutdown_send(stream_);
+  }
+
+  // Drops the first `n` bytes from write_buffers_ (a partial direct write).
+  void consume_written(std::size_t n) {
+    std::size_t i = 0;
+    while (i < write_buffers_.size() && n >= write_buffers_[i].size())
+      n -= write_buffers_[i++].size();
+    write_buffers_.erase(write_buffers_.begin(),
+                         write_buffers_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (n > 0 && !write_buffers_.empty()) write_buffers_.front() += n;
+  }
+
+  void set_non_blocking() {
+    if constexpr (has_wait_read<Stream>) {
+      if (!non_blocking_set_) {
+        std::error_code ec;
+        stream_.non_blocking(true, ec);
+        non_blocking_set_ = true;
+      }
+    }
   }
 
   void on_write(std::error_code ec, std::size_t n) {
@@ -499,7 +612,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
 
   // Wakes the senders whose bytes are out, or all of them when the
   // connection is gone.
-  void complete_send_waiters(bool all) {
+  void complete_send_waiters(bool all, bool later = false) {
     if (send_waiters_.empty()) return;
     std::vector<pending_op> ready;
     std::size_t kept = 0;
@@ -510,7 +623,12 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         send_waiters_[kept++] = std::move(w);
     }
     send_waiters_.resize(kept);
-    for (auto& op : ready) op.complete();
+    for (auto& op : ready) {
+      if (later)
+        op.post_complete();
+      else
+        op.complete();
+    }
   }
 
   void pong_received(const std::string& payload) {
@@ -544,10 +662,10 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   void arm_keepalive() {
     if (!options_.ping_interval || closed_ || close_phase_ != 0) return;
     keepalive_timer_.expires_after(*options_.ping_interval);
-    keepalive_timer_.async_wait(
-        asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
-          if (!ec) self->on_keepalive_timer();
-        }));
+    bound([this](auto handler) { keepalive_timer_.async_wait(std::move(handler)); },
+          [self = this->shared_from_this()](std::error_code ec) {
+            if (!ec) self->on_keepalive_timer();
+          });
   }
 
   void on_keepalive_timer() {
@@ -567,10 +685,10 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     send_ping(state);
     if (options_.ping_timeout) {
       keepalive_timer_.expires_after(*options_.ping_timeout);
-      keepalive_timer_.async_wait(
-          asio::bind_executor(strand_, [self = this->shared_from_this()](std::error_code ec) {
-            if (!ec) self->on_keepalive_timer();
-          }));
+      bound([this](auto handler) { keepalive_timer_.async_wait(std::move(handler)); },
+            [self = this->shared_from_this()](std::error_code ec) {
+              if (!ec) self->on_keepalive_timer();
+            });
     } else {
       keepalive_ping_.reset();
       arm_keepalive();
@@ -578,6 +696,9 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   }
 
   bool read_eof_ = false;
+  bool dropping_after_close_ = false;
+  bool last_read_full_ = false;
+  std::size_t last_read_size_ = 0;
   bool write_failed_ = false;
   bool non_blocking_set_ = false;
 };

@@ -12,6 +12,7 @@
 #include <asio/dispatch.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/outstanding_work.hpp>
+#include <asio/post.hpp>
 #include <asio/prefer.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <memory>
@@ -57,7 +58,12 @@ class pending_op {
   // Runs the handler with `ec`, through its executor: inline if the caller
   // already runs there, queued otherwise. The operation is then empty.
   void complete(std::error_code ec = {}) {
-    if (auto* o = std::exchange(op_, nullptr)) o->complete(ec);
+    if (auto* o = std::exchange(op_, nullptr)) o->complete(ec, false);
+  }
+
+  // Queues the handler on its executor, never running it inline.
+  void post_complete(std::error_code ec = {}) {
+    if (auto* o = std::exchange(op_, nullptr)) o->complete(ec, true);
   }
 
   // Drops the handler without calling it (the suspended coroutine is
@@ -68,7 +74,7 @@ class pending_op {
 
  private:
   struct op_base {
-    virtual void complete(std::error_code ec) = 0;
+    virtual void complete(std::error_code ec, bool queued) = 0;
     virtual void destroy() noexcept = 0;
 
    protected:
@@ -78,8 +84,6 @@ class pending_op {
   template <class Handler>
   struct op final : op_base {
     using executor_type = asio::associated_executor_t<Handler, asio::any_io_executor>;
-    using work_type = std::decay_t<decltype(asio::prefer(
-        std::declval<executor_type>(), asio::execution::outstanding_work.tracked))>;
     using allocator_type = asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
 
     static auto rebind(const allocator_type& a) {
@@ -89,16 +93,20 @@ class pending_op {
     template <class H, class Executor>
     op(H&& h, const Executor& fallback)
         : handler(std::forward<H>(h)),
-          work(asio::prefer(asio::get_associated_executor(handler, asio::any_io_executor(fallback)),
-                            asio::execution::outstanding_work.tracked)) {}
+          executor(asio::get_associated_executor(handler, asio::any_io_executor(fallback))) {}
 
-    void complete(std::error_code ec) override {
+    // No outstanding work is counted: a connection always has a read, a
+    // write or a timer pending while anybody waits on it.
+    void complete(std::error_code ec, bool queued) override {
       // The operation is over: it no longer listens for cancellation.
       asio::get_associated_cancellation_slot(handler).clear();
       Handler h(std::move(handler));
-      work_type w(std::move(work));
+      executor_type ex(std::move(executor));
       free_self();
-      asio::dispatch(w, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+      if (queued)
+        asio::post(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+      else
+        asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
     }
 
     void destroy() noexcept override {
@@ -115,7 +123,7 @@ class pending_op {
     }
 
     Handler handler;
-    work_type work;
+    executor_type executor;
   };
 
   op_base* op_ = nullptr;

@@ -5,10 +5,12 @@
 // offers the same member functions (websockets::test_stream, any_stream).
 #pragma once
 
+#include <asio/buffer.hpp>
 #include <asio/error.hpp>
 #include <asio/socket_base.hpp>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace websockets::detail {
 
@@ -37,6 +39,12 @@ template <class S>
 concept has_wait_read = requires(S& s, std::error_code& ec) {
   s.non_blocking(true, ec);
   s.async_wait(asio::socket_base::wait_read, [](std::error_code) {});
+};
+
+// Sockets can also be written without an asynchronous operation.
+template <class S>
+concept has_write_some = requires(S& s, std::error_code& ec) {
+  s.write_some(std::vector<asio::const_buffer>{}, ec);
 };
 
 // Whether waiting for readability works on this stream now: a stream that
