@@ -603,3 +603,24 @@ TEST_CASE("the receive buffer can be read into directly and lent out when idle",
   p.receive_data(bytes.substr(3));
   REQUIRE(drain(p).size() == 1);
 }
+
+TEST_CASE("a peer that pings without reading gets only the newest pong", "[protocol]") {
+  protocol p(role::server);
+  p.limit_auto_replies(1000);
+  p.send_data(opcode::binary, std::string(2000, 'x'));  // not written yet
+  for (int i = 0; i < 100; ++i)
+    p.receive_data(wire(role::client, opcode::ping, "ping " + std::to_string(i)));
+  auto events = drain(p);
+  CHECK(events.size() == 100);
+  // Only the data frame is queued: no pong piled up behind it.
+  output_batch batch;
+  p.take_output(batch);
+  CHECK(batch.size() == 2004);
+  CHECK_FALSE(p.has_output());
+  // Once the output drains, the newest ping is answered.
+  p.record_sent(batch.size());
+  auto frames = sent_frames(p);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0].op == opcode::pong);
+  CHECK(frames[0].data == "ping 99");
+}

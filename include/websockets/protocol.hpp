@@ -357,7 +357,20 @@ class protocol {
   // compares it with its write limit.
   std::uint64_t bytes_queued() const noexcept { return bytes_queued_; }
   std::uint64_t bytes_sent() const noexcept { return bytes_sent_; }
-  void record_sent(std::size_t n) noexcept { bytes_sent_ += n; }
+  void record_sent(std::size_t n) {
+    bytes_sent_ += n;
+    if (pong_deferred_ && bytes_queued_ - bytes_sent_ <= auto_reply_limit_ / 4) {
+      pong_deferred_ = false;
+      if (state_ == connection_state::open && !close_sent_)
+        queue_frame(true, false, false, false, opcode::pong, as_byte_span(deferred_pong_), false);
+      std::string().swap(deferred_pong_);
+    }
+  }
+
+  // Past this many bytes waiting to be written, pings are no longer
+  // answered one by one: only the newest gets its pong, once the output
+  // drains to a quarter of it. The I/O layer sets it to its write limit.
+  void limit_auto_replies(std::size_t bytes) noexcept { auto_reply_limit_ = bytes; }
 
   // Whether the I/O layer must now close the TCP connection, once it has
   // written all output: a server does so after the closing handshake or
@@ -573,7 +586,15 @@ class protocol {
     switch (op) {
       case opcode::ping:
         if (state_ == connection_state::open && !close_sent_) {
-          queue_frame(true, false, false, false, opcode::pong, as_byte_span(whole_frame_), false);
+          if (bytes_queued_ - bytes_sent_ > auto_reply_limit_) {
+            // A peer that pings and doesn't read: keep only the newest pong
+            // (RFC 6455 5.5.3 allows answering just the last ping), so the
+            // output can't grow without bound.
+            deferred_pong_.assign(whole_frame_);
+            pong_deferred_ = true;
+          } else {
+            queue_frame(true, false, false, false, opcode::pong, as_byte_span(whole_frame_), false);
+          }
         }
         ev.type = event::kind::ping;
         ev.op = op;
@@ -679,6 +700,9 @@ class protocol {
   std::vector<output_batch::borrowed_piece> out_borrowed_;
   std::uint64_t bytes_queued_ = 0, bytes_sent_ = 0;
   bool sending_fragmented_ = false;
+  std::size_t auto_reply_limit_ = 64 * 1024;
+  bool pong_deferred_ = false;
+  std::string deferred_pong_;
   bool sending_compressed_ = false;
   std::unique_ptr<detail::random_pool> random_;
 

@@ -123,6 +123,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         close_timer_(executor_),
         keepalive_timer_(executor_) {
     if (!single_threaded(executor_)) strand_.emplace(asio::make_strand(executor_));
+    proto_.limit_auto_replies(options.write_limit);
     handshake_.extensions.clear();
   }
 
@@ -264,6 +265,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         if (!ec && n == batch_.size()) {
           batch_.clear();
           proto_.record_sent(n);
+          if (proto_.has_output()) flush();  // a pong the protocol held back
           // Senders woken from here resume later, not inside the send()
           // that called flush().
           update_close_phase();
