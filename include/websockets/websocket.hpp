@@ -385,6 +385,9 @@ class basic_websocket {
         }
         std::rethrow_exception(c->closed_exception());
       }
+      // About to wait: what the handler sent since the last write goes out
+      // now rather than at the end of this turn of the event loop.
+      c->flush();
       std::error_code ec;
       co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
       if (!c->in_strand()) co_await c->to_strand();
@@ -427,7 +430,7 @@ class basic_websocket {
   static std::uint64_t queue_frame(core_type& c, opcode op, std::span<const std::byte> data,
                                    bool fin, bool compress) {
     const bool borrowed = c.proto_.send_data(op, data, fin, compress, true);
-    c.flush();
+    c.flush_soon();
     if (borrowed) return c.proto_.bytes_queued();
     if (c.write_buffered() > c.options_.write_limit) return c.low_water_target();
     return 0;

@@ -287,6 +287,25 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
           });
   }
 
+  // Like flush(), but while received messages wait in the queue the
+  // application is likely to answer them too: the write then waits for the
+  // end of this turn of the event loop, so that all the answers go out in
+  // one system call.
+  void flush_soon() {
+    if (writing_ || closed_) return;
+    if (queue_.empty()) return flush();
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    auto task = [self = this->shared_from_this()] {
+      self->flush_scheduled_ = false;
+      self->flush();
+    };
+    if (strand_)
+      asio::post(*strand_, std::move(task));
+    else
+      asio::post(executor_, std::move(task));
+  }
+
   // Suspends until every byte queued so far is written (a borrowed payload
   // may then be released), or the connection is lost.
   template <class Token>
@@ -379,6 +398,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   output_batch batch_;
   std::vector<asio::const_buffer> write_buffers_;
   bool writing_ = false;
+  bool flush_scheduled_ = false;
   struct send_waiter {
     std::uint64_t until;
     pending_op op;
