@@ -28,6 +28,7 @@
 
 #include "websockets/detail/mask.hpp"
 #include "websockets/detail/random.hpp"
+#include "websockets/detail/string_pool.hpp"
 #include "websockets/exceptions.hpp"
 #include "websockets/extensions/extension.hpp"
 #include "websockets/frame.hpp"
@@ -81,6 +82,14 @@ class output_batch {
     borrowed_.clear();
     pieces_.clear();
     size_ = 0;
+  }
+
+  // Drops the pieces and hands a large buffer back to the per-thread pool,
+  // so that an idle connection holds none.
+  void release_storage() noexcept {
+    clear();
+    if (bytes_.capacity() > detail::string_pool::worth_pooling)
+      detail::string_pool::give(std::move(bytes_));
   }
 
  private:
@@ -220,6 +229,23 @@ class protocol {
   // are an incomplete frame). The I/O layer stops reading when this passes
   // its read limit.
   std::size_t buffered() const noexcept { return in_end_ - in_begin_; }
+
+  // Hands large buffers that hold nothing (the last message's, the output's)
+  // back to the per-thread pool, so that an idle connection holds none; they
+  // are taken again when needed.
+  void release_idle_buffers() noexcept {
+    auto release = [](std::string& s) {
+      if (s.empty() && s.capacity() > detail::string_pool::worth_pooling)
+        detail::string_pool::give(std::move(s));
+    };
+    if (!have_header_ && !receiving_fragmented_) {
+      msg_.clear();
+      release(msg_);
+    }
+    if (whole_frame_.empty()) release(whole_frame_);
+    if (scratch_.data.empty()) release(scratch_.data);
+    release(out_);
+  }
 
   // Hands over the receive buffer's storage when it holds no bytes, so an
   // idle connection keeps no buffer and another can reuse it. Returns false
@@ -433,6 +459,7 @@ class protocol {
     }
     std::byte header[max_frame_header_size];
     const std::size_t hsize = serialize_frame_header(h, header);
+    if (out_.capacity() == 0) out_ = detail::string_pool::take();
     const std::size_t at = out_.size();
     const bool borrowed = borrow && !h.masked && data.size() >= borrow_threshold;
     out_.resize(at + hsize + (borrowed ? 0 : data.size()));

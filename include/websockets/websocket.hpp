@@ -388,6 +388,7 @@ class basic_websocket {
       // About to wait: what the handler sent since the last write goes out
       // now rather than at the end of this turn of the event loop.
       c->flush();
+      c->release_idle_buffers();
       std::error_code ec;
       co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
       if (!c->in_strand()) co_await c->to_strand();

@@ -131,10 +131,10 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   // keepalive pings. Call once, right after construction.
   void start() {
     run_serialized([self = this->shared_from_this()] {
-      if (!self->handshake_.leftover.empty()) {
+      if (!self->handshake_.leftover.empty())
         self->proto_.receive_data(std::string_view(self->handshake_.leftover));
-        std::string().swap(self->handshake_.leftover);
-      }
+      // The handshake's read buffer may come along with its capacity.
+      std::string().swap(self->handshake_.leftover);
       self->arm_keepalive();
       self->after_input();
     });
@@ -306,6 +306,17 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
       asio::post(executor_, std::move(task));
   }
 
+  // Gives large empty buffers back to the per-thread pools while the
+  // connection waits for the peer.
+  void release_idle_buffers() noexcept {
+    proto_.release_idle_buffers();
+    if (!writing_) batch_.release_storage();
+    if (event_.data.capacity() > string_pool::worth_pooling) {
+      event_.data.clear();
+      string_pool::give(std::move(event_.data));
+    }
+  }
+
   // Suspends until every byte queued so far is written (a borrowed payload
   // may then be released), or the connection is lost.
   template <class Token>
@@ -444,6 +455,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         // Idle: hold no buffer while waiting for the peer.
         std::vector<std::byte> storage;
         if (proto_.release_receive_buffer(storage)) receive_buffer_pool::give(std::move(storage));
+        release_idle_buffers();
         set_non_blocking();
         bound(
             [this](auto handler) {
@@ -611,7 +623,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
 
   void on_write(std::error_code ec, std::size_t n) {
     writing_ = false;
-    batch_.clear();
+    batch_.release_storage();
     proto_.record_sent(n);
     if (ec) {
       write_failed_ = true;

@@ -12,6 +12,10 @@ namespace websockets::detail {
 
 class string_pool {
  public:
+  // Buffers larger than this are worth giving back while a connection
+  // idles; smaller ones cost less to keep.
+  static constexpr std::size_t worth_pooling = 256;
+
   // A buffer with some capacity if one is pooled, else an empty string.
   static std::string take() noexcept {
     auto& p = pool();
@@ -22,13 +26,15 @@ class string_pool {
   }
 
   // Keeps `s`'s buffer for reuse when it is small enough and the pool has
-  // room; frees it otherwise.
+  // room, and frees it otherwise: either way `s` is left without a buffer.
   static void give(std::string&& s) noexcept {
-    if (s.capacity() <= small_string_capacity || s.capacity() > max_capacity) return;
+    if (s.capacity() <= small_string_capacity) return;
     auto& p = pool();
-    if (p.size() >= p.capacity()) return;
-    s.clear();
-    p.push_back(std::move(s));  // never reallocates: reserved on first use
+    if (s.capacity() <= max_capacity && p.size() < p.capacity()) {
+      s.clear();
+      p.push_back(std::move(s));  // never reallocates: reserved on first use
+    }
+    std::string().swap(s);
   }
 
  private:
