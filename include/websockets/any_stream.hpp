@@ -23,6 +23,7 @@
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 #include <cstddef>
+#include <memory>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -48,18 +49,41 @@ class any_stream {
   // Which transport is inside.
   enum class kind { tcp, tls, local };
 
+ private:
+#ifdef WEBSOCKETS_WITH_OPENSSL
+  using tls_box = std::unique_ptr<tls_stream>;
+#endif
+
+  // Calls `f` with the stream inside: a socket, or the TLS stream.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    return std::visit(
+        [&](auto& s) -> decltype(auto) {
+#ifdef WEBSOCKETS_WITH_OPENSSL
+          if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tls_box>)
+            return f(*s);
+          else
+#endif
+            return f(s);
+        },
+        stream_);
+  }
+
+ public:
   explicit any_stream(tcp_socket socket) : stream_(std::move(socket)) {}
   explicit any_stream(local_socket socket) : stream_(std::move(socket)) {}
 #ifdef WEBSOCKETS_WITH_OPENSSL
-  // Takes a TLS stream, before or after its handshake.
-  explicit any_stream(tls_stream stream) : stream_(std::move(stream)) {}
+  // Takes a TLS stream, before or after its handshake. It is kept on the
+  // heap, so that plain connections don't carry its size.
+  explicit any_stream(tls_stream stream)
+      : stream_(std::make_unique<tls_stream>(std::move(stream))) {}
 #endif
 
   any_stream(any_stream&&) noexcept = default;
   any_stream& operator=(any_stream&&) noexcept = default;
 
   executor_type get_executor() noexcept {
-    return std::visit([](auto& s) -> executor_type { return s.get_executor(); }, stream_);
+    return visit([](auto& s) -> executor_type { return s.get_executor(); });
   }
 
   kind type() const noexcept {
@@ -75,7 +99,7 @@ class any_stream {
   tcp_socket* tcp() noexcept {
     if (auto* s = std::get_if<tcp_socket>(&stream_)) return s;
 #ifdef WEBSOCKETS_WITH_OPENSSL
-    if (auto* t = std::get_if<tls_stream>(&stream_)) return &t->next_layer();
+    if (auto* t = tls()) return &t->next_layer();
 #endif
     return nullptr;
   }
@@ -86,7 +110,8 @@ class any_stream {
 #ifdef WEBSOCKETS_WITH_OPENSSL
   // The TLS stream, or nullptr.
   tls_stream* tls() noexcept {
-    return std::get_if<tls_stream>(&stream_);
+    auto* box = std::get_if<tls_box>(&stream_);
+    return box ? box->get() : nullptr;
   }
 #endif
 
@@ -96,7 +121,7 @@ class any_stream {
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
-          std::visit([&](auto& s) { s.async_read_some(b, std::move(handler)); }, stream_);
+          visit([&](auto& s) { s.async_read_some(b, std::move(handler)); });
         },
         token, buffers);
   }
@@ -105,7 +130,7 @@ class any_stream {
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b) {
-          std::visit([&](auto& s) { s.async_write_some(b, std::move(handler)); }, stream_);
+          visit([&](auto& s) { s.async_write_some(b, std::move(handler)); });
         },
         token, buffers);
   }
@@ -161,9 +186,12 @@ class any_stream {
   }
 
   // ---- Closing ----------------------------------------------------------
+  // These accept a moved-from any_stream, which is closed.
 
   bool is_open() const noexcept {
-    return std::visit([](const auto& s) { return lowest(s).is_open(); }, stream_);
+    if (const auto* s = lowest()) return s->is_open();
+    if (const auto* s = std::get_if<local_socket>(&stream_)) return s->is_open();
+    return false;
   }
 
   // Half-closes: shutdown_send sends FIN (after close_notify over TLS), so
@@ -172,7 +200,9 @@ class any_stream {
 #ifdef WEBSOCKETS_WITH_OPENSSL
     if (auto* t = tls(); t && what != asio::socket_base::shutdown_receive) send_close_notify(*t);
 #endif
-    std::visit([&](auto& s) { lowest(s).shutdown(what, ec); }, stream_);
+    if (auto* s = tcp()) return void(s->shutdown(what, ec));
+    if (auto* s = local()) return void(s->shutdown(what, ec));
+    ec = asio::error::bad_descriptor;
   }
 
   // Closes the socket; pending operations complete with operation_aborted.
@@ -180,7 +210,8 @@ class any_stream {
 #ifdef WEBSOCKETS_WITH_OPENSSL
     if (auto* t = tls()) answer_close_notify(*t);
 #endif
-    std::visit([&](auto& s) { lowest(s).close(ec); }, stream_);
+    if (auto* s = tcp()) return void(s->close(ec));
+    if (auto* s = local()) return void(s->close(ec));
   }
   void close() {
     std::error_code ec;
@@ -190,49 +221,27 @@ class any_stream {
   // ---- Endpoints --------------------------------------------------------
 
   endpoint_type local_endpoint(std::error_code& ec) const {
-    if (const auto* s = tcp_layer()) return s->local_endpoint(ec);
+    if (const auto* s = lowest()) return s->local_endpoint(ec);
     ec = asio::error::operation_not_supported;
     return {};
   }
   endpoint_type remote_endpoint(std::error_code& ec) const {
-    if (const auto* s = tcp_layer()) return s->remote_endpoint(ec);
+    if (const auto* s = lowest()) return s->remote_endpoint(ec);
     ec = asio::error::operation_not_supported;
     return {};
   }
 
  private:
-  // The socket under a stream: itself, or the TCP socket under TLS.
-  static tcp_socket& lowest(tcp_socket& s) noexcept {
-    return s;
-  }
-  static const tcp_socket& lowest(const tcp_socket& s) noexcept {
-    return s;
-  }
-  static local_socket& lowest(local_socket& s) noexcept {
-    return s;
-  }
-  static const local_socket& lowest(const local_socket& s) noexcept {
-    return s;
-  }
-#ifdef WEBSOCKETS_WITH_OPENSSL
-  static tcp_socket& lowest(tls_stream& t) noexcept {
-    return t.next_layer();
-  }
-  static const tcp_socket& lowest(const tls_stream& t) noexcept {
-    return t.next_layer();
-  }
-#endif
-
   // A plain TCP socket (not under TLS), or nullptr.
   tcp_socket* plain_tcp() noexcept {
     return std::get_if<tcp_socket>(&stream_);
   }
 
   // The TCP socket of a TCP or TLS stream, or nullptr.
-  const tcp_socket* tcp_layer() const noexcept {
+  const tcp_socket* lowest() const noexcept {
     if (const auto* s = std::get_if<tcp_socket>(&stream_)) return s;
 #ifdef WEBSOCKETS_WITH_OPENSSL
-    if (const auto* t = std::get_if<tls_stream>(&stream_)) return &t->next_layer();
+    if (const auto* box = std::get_if<tls_box>(&stream_); box && *box) return &(*box)->next_layer();
 #endif
     return nullptr;
   }
@@ -259,10 +268,8 @@ class any_stream {
     const int state = SSL_get_shutdown(ssl);
     if ((state & SSL_RECEIVED_SHUTDOWN) && !(state & SSL_SENT_SHUTDOWN)) send_close_notify(t);
   }
-#endif
 
-#ifdef WEBSOCKETS_WITH_OPENSSL
-  std::variant<tcp_socket, local_socket, tls_stream> stream_;
+  std::variant<tcp_socket, local_socket, tls_box> stream_;
 #else
   std::variant<tcp_socket, local_socket> stream_;
 #endif
