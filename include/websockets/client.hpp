@@ -35,6 +35,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "websockets/any_stream.hpp"
 #include "websockets/client_handshake.hpp"
@@ -91,9 +92,9 @@ inline std::string host_and_port(std::string_view host, std::uint16_t port) {
 
 // One connection being opened, shared with the open_timeout timer.
 struct client_attempt {
-  client_attempt(const asio::any_io_executor& io, const asio::strand<asio::any_io_executor>& s,
+  client_attempt(const asio::any_io_executor& io, const asio::any_io_executor& serial,
                  any_stream st)
-      : timer(s), resolver(io), stream(std::move(st)) {}
+      : timer(serial), resolver(io), stream(std::move(st)) {}
 
   asio::steady_timer timer;
   asio::ip::tcp::resolver resolver;
@@ -102,21 +103,29 @@ struct client_attempt {
   bool timed_out = false;
 };
 
-// Resolves the URI's host and connects to the first address that answers.
+// Resolves the URI's host (unless it is an IP address) and connects to the
+// first address that answers.
 inline asio::awaitable<void> connect_tcp(client_attempt& a, const websocket_uri& uri,
                                          const std::string& where) {
   std::error_code ec;
-  const std::string service = std::to_string(uri.port);
-  auto results =
-      co_await a.resolver.async_resolve(uri.host, service, asio::ip::resolver_base::numeric_service,
-                                        asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) throw std::system_error(ec, "can't resolve " + where);
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  const auto literal = asio::ip::make_address(uri.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(literal, uri.port);  // no trip through the resolver's thread
+  } else {
+    const std::string service = std::to_string(uri.port);
+    auto results = co_await a.resolver.async_resolve(uri.host, service,
+                                                     asio::ip::resolver_base::numeric_service,
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) throw std::system_error(ec, "can't resolve " + where);
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  }
   auto& socket = *a.stream.tcp();
   std::error_code last = asio::error::host_not_found;
-  for (const auto& entry : results) {
+  for (const auto& endpoint : endpoints) {
     if (a.timed_out) break;
     socket.close(ec);
-    co_await socket.async_connect(entry.endpoint(), asio::redirect_error(asio::use_awaitable, ec));
+    co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
     last = ec;
     if (!ec) break;
   }
@@ -153,8 +162,9 @@ inline asio::awaitable<void> start_tls(any_stream::tls_stream& tls, const websoc
 }
 #endif
 
-// Opens the connection on `a`'s strand, so that the timer that enforces
-// open_timeout and the steps it interrupts never run at once.
+// Opens the connection on the executor of `a`'s timer (a strand, unless one
+// thread runs everything), so that the timer that enforces open_timeout and
+// the steps it interrupts never run at once.
 inline asio::awaitable<std::optional<client_connection>> open_client(
     std::shared_ptr<client_attempt> a, websocket_uri uri, std::string unix_path,
     client_options options) {
@@ -206,7 +216,9 @@ inline asio::awaitable<client_connection> connect_to(std::string uri_text, std::
                                                      client_options options) {
   websocket_uri uri = parse_uri(uri_text);
   const auto io = co_await asio::this_coro::executor;
-  auto strand = asio::make_strand(io);
+  const bool serial = single_threaded(io);
+  asio::any_io_executor strand = io;
+  if (!serial) strand = asio::make_strand(io);
   std::shared_ptr<client_attempt> attempt;
   if (!unix_path.empty()) {
     if (uri.secure)
@@ -234,6 +246,10 @@ inline asio::awaitable<client_connection> connect_to(std::string uri_text, std::
   // inside a co_await expression.
   auto opening =
       open_client(std::move(attempt), std::move(uri), std::move(unix_path), std::move(options));
+  if (serial) {
+    auto result = co_await std::move(opening);
+    co_return std::move(*result);
+  }
   auto on_strand = asio::co_spawn(strand, std::move(opening), asio::use_awaitable);
   auto result = co_await std::move(on_strand);
   co_return std::move(*result);

@@ -82,23 +82,30 @@ inline std::string describe_endpoint(const asio::ip::tcp::endpoint& ep) {
   return out + ":" + std::to_string(ep.port());
 }
 
-// Writes and reads the sockets of one server's connections, from accept()
-// to the end of the handler.
-struct server_slot {
-  server_slot(const asio::any_io_executor& io, any_stream s, std::string who)
-      : strand(asio::make_strand(io)), timer(strand), stream(std::move(s)), peer(std::move(who)) {}
+// What only the opening handshake of a connection needs: freed once the
+// connection is open, so an open connection doesn't carry it.
+struct opening_state {
+  opening_state(asio::any_io_executor ex, any_stream s)
+      : executor(std::move(ex)), timer(executor), stream(std::move(s)) {}
 
-  // Runs the opening handshake, and whatever interrupts it.
-  asio::strand<asio::any_io_executor> strand;
+  // Runs the handshake, and whatever interrupts it: a strand, unless one
+  // thread runs everything.
+  asio::any_io_executor executor;
   // open_timeout, then the lingering close after a refusal.
   asio::steady_timer timer;
-  // The stream until the handshake completes; the connection after.
   any_stream stream;
-  std::optional<server_connection> ws;
-  std::optional<server_connection::executor_type> ws_strand;
-  std::string peer;  // for log lines
-  bool opening = true;
+  bool done = false;  // the handshake is over, one way or the other
   bool timed_out = false;
+};
+
+// One connection of a server, from accept() to the end of its handler.
+struct server_slot {
+  // Until the handshake completes; then the connection and its executor.
+  // Which of the two is set changes under the server's mutex.
+  std::shared_ptr<opening_state> opening;
+  std::optional<server_connection> ws;
+  asio::any_io_executor ws_executor;
+  std::string peer;       // for log lines
   bool finished = false;  // guarded by the server's mutex
   std::list<std::shared_ptr<server_slot>>::iterator position;
 };
@@ -113,7 +120,8 @@ class server_state : public std::enable_shared_from_this<server_state> {
 
   server_state(asio::any_io_executor io, handler_type handler, server_options options)
       : io_(std::move(io)),
-        acceptor_strand_(asio::make_strand(io_)),
+        single_threaded_(single_threaded(io_)),
+        acceptor_executor_(serial_executor()),
         options_(std::move(options)),
         connection_(connection_options_of(options_)),
         handler_(std::move(handler)) {
@@ -151,8 +159,8 @@ class server_state : public std::enable_shared_from_this<server_state> {
   // Starts one accept loop per acceptor.
   void start() {
     auto self = shared_from_this();
-    for (auto& a : tcp_acceptors_) spawn_task(acceptor_strand_, accept_loop(self, a));
-    if (local_acceptor_) spawn_task(acceptor_strand_, accept_loop(self, *local_acceptor_));
+    for (auto& a : tcp_acceptors_) spawn_task(acceptor_executor_, accept_loop(self, a));
+    if (local_acceptor_) spawn_task(acceptor_executor_, accept_loop(self, *local_acceptor_));
   }
 
   std::vector<asio::ip::tcp::endpoint> endpoints() const {
@@ -166,30 +174,30 @@ class server_state : public std::enable_shared_from_this<server_state> {
   // Stops accepting and closes every connection with 1001; a handshake
   // under way is aborted. Idempotent; safe from any thread.
   void close() {
-    std::vector<std::shared_ptr<server_slot>> live;
+    auto self = shared_from_this();
+    std::vector<std::shared_ptr<opening_state>> opening;
+    std::vector<std::shared_ptr<server_slot>> open;
     {
       std::lock_guard lock(mutex_);
       if (closing_) return;
       closing_ = true;
-      live.assign(slots_.begin(), slots_.end());
-    }
-    auto self = shared_from_this();
-    asio::post(acceptor_strand_, [self] { self->close_acceptors(); });
-    for (auto& slot : live) {
-      asio::post(slot->strand, [self, slot] {
+      for (const auto& slot : slots_) {
         if (slot->opening) {
-          slot->stream.close();  // the handshake fails and the task ends
-          return;
+          opening.push_back(slot->opening);
+        } else if (slot->ws) {
+          open.push_back(slot);
+          ++tasks_;  // going_away() below
         }
-        if (!slot->ws_strand) return;
-        {
-          std::lock_guard lock(self->mutex_);
-          if (slot->finished) return;
-          ++self->tasks_;
-        }
-        asio::co_spawn(*slot->ws_strand, going_away(self, slot), asio::detached);
+      }
+    }
+    asio::post(acceptor_executor_, [self] { self->close_acceptors(); });
+    for (auto& o : opening) {
+      asio::post(o->executor, [o] {
+        if (!o->done) o->stream.close();  // the handshake fails and its task ends
       });
     }
+    for (auto& slot : open)
+      asio::co_spawn(slot->ws_executor, going_away(self, slot), asio::detached);
     notify_if_closed();
   }
 
@@ -279,7 +287,7 @@ class server_state : public std::enable_shared_from_this<server_state> {
         if (ec == asio::error::operation_aborted || !acceptor.is_open() || self->closing()) break;
         // Out of file descriptors, say: wait a little rather than spin.
         self->log(log_level::warning, "accepting a connection failed: " + ec.message());
-        asio::steady_timer pause(self->acceptor_strand_, std::chrono::milliseconds(100));
+        asio::steady_timer pause(self->acceptor_executor_, std::chrono::milliseconds(100));
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
@@ -308,7 +316,9 @@ class server_state : public std::enable_shared_from_this<server_state> {
 
   // Registers a new connection and starts its opening handshake.
   void track(any_stream stream, std::string peer) {
-    auto slot = std::make_shared<server_slot>(io_, std::move(stream), std::move(peer));
+    auto slot = std::make_shared<server_slot>();
+    slot->opening = std::make_shared<opening_state>(serial_executor(), std::move(stream));
+    slot->peer = std::move(peer);
     {
       std::lock_guard lock(mutex_);
       if (closing_) return;  // dropping the slot closes the socket
@@ -316,7 +326,8 @@ class server_state : public std::enable_shared_from_this<server_state> {
       slot->position = std::prev(slots_.end());
       ++tasks_;
     }
-    asio::co_spawn(slot->strand, open_connection(shared_from_this(), slot), asio::detached);
+    const auto executor = slot->opening->executor;
+    asio::co_spawn(executor, connection_task(shared_from_this(), std::move(slot)), asio::detached);
   }
 
   // Forgets a connection whose task is over.
@@ -329,57 +340,85 @@ class server_state : public std::enable_shared_from_this<server_state> {
 
   // ---- One connection ---------------------------------------------------
 
-  // TLS and the opening handshake, within open_timeout; then the handler.
-  static asio::awaitable<void> open_connection(std::shared_ptr<server_state> self,
+  // The life of one connection: its opening handshake, then its handler,
+  // here when one thread runs everything, else on the connection's strand.
+  static asio::awaitable<void> connection_task(std::shared_ptr<server_state> self,
                                                std::shared_ptr<server_slot> slot) {
     task_guard guard{self};
+    const bool open = co_await open_connection(self, slot);  // its frame goes once open
+    if (!open) co_return;
+    const auto executor = slot->ws_executor;
+    const auto here = co_await asio::this_coro::executor;
+    if (executor == here)
+      co_await handle(std::move(self), std::move(slot));
+    else
+      self->spawn_task(executor, run_handler(self, std::move(slot)));
+  }
+
+  // TLS and the opening handshake, within open_timeout. True when the
+  // connection is open and its handler should run.
+  static asio::awaitable<bool> open_connection(std::shared_ptr<server_state> self,
+                                               std::shared_ptr<server_slot> slot) {
     const auto& options = self->options_;
+    std::shared_ptr<opening_state> op = slot->opening;
     if (options.open_timeout) {
-      slot->timer.expires_after(*options.open_timeout);
-      slot->timer.async_wait([slot](std::error_code ec) {
-        if (ec || !slot->opening) return;
-        slot->timed_out = true;
-        slot->stream.close();
+      op->timer.expires_after(*options.open_timeout);
+      op->timer.async_wait([op](std::error_code ec) {
+        if (ec || op->done) return;
+        op->timed_out = true;
+        op->stream.close();
       });
     }
     opening_handshake handshake;
     std::exception_ptr failure;
     try {
 #ifdef WEBSOCKETS_WITH_OPENSSL
-      if (auto* tls = slot->stream.tls())
+      if (auto* tls = op->stream.tls())
         co_await tls->async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
 #endif
-      handshake = co_await server_handshake(slot->stream, options);
+      handshake = co_await server_handshake(op->stream, options);
     } catch (...) {
       failure = std::current_exception();
     }
     if (failure) {
-      const bool refused = self->log_failure(*slot, failure);
-      if (refused && !slot->timed_out) co_await linger(slot);
-      slot->opening = false;
-      slot->timer.cancel();
-      slot->stream.close();
+      const bool refused = self->log_failure(slot->peer, op->timed_out, failure);
+      if (refused && !op->timed_out) co_await linger(op);
+      op->done = true;
+      op->timer.cancel();
+      op->stream.close();
       self->untrack(slot);
-      co_return;
+      co_return false;
     }
-    slot->opening = false;
-    slot->timer.cancel();
-    auto& ws = slot->ws.emplace(std::move(slot->stream), role::server, self->connection_,
+    op->done = true;
+    op->timer.cancel();
+    auto& ws = slot->ws.emplace(std::move(op->stream), role::server, self->connection_,
                                 std::move(handshake));
-    slot->ws_strand = ws.get_executor();
-    if (self->closing()) {
-      co_await ws.close(1001);
-      self->untrack(slot);
-      co_return;
+    bool closing = false;
+    {
+      std::lock_guard lock(self->mutex_);
+      slot->ws_executor = ws.get_executor();
+      slot->opening.reset();
+      closing = self->closing_;
     }
-    self->spawn_task(*slot->ws_strand, run_handler(self, slot));
+    if (closing) {
+      co_await close_quietly(ws, 1001);
+      self->untrack(slot);
+      co_return false;
+    }
+    co_return true;
+  }
+
+  // handle() on the connection's executor, as a task of its own.
+  static asio::awaitable<void> run_handler(std::shared_ptr<server_state> self,
+                                           std::shared_ptr<server_slot> slot) {
+    task_guard guard{self};
+    co_await handle(std::move(self), std::move(slot));
   }
 
   // Runs the handler, then closes: 1000 when it returns, 1011 when it
   // throws.
-  static asio::awaitable<void> run_handler(std::shared_ptr<server_state> self,
-                                           std::shared_ptr<server_slot> slot) {
-    task_guard guard{self};
+  static asio::awaitable<void> handle(std::shared_ptr<server_state> self,
+                                      std::shared_ptr<server_slot> slot) {
     auto& ws = *slot->ws;
     const std::string path = ws.path();
     std::exception_ptr failure;
@@ -391,7 +430,7 @@ class server_state : public std::enable_shared_from_this<server_state> {
       failure = std::current_exception();
     }
     if (failure) {
-      self->log_handler_failure(*slot, path, failure);
+      self->log_handler_failure(slot->peer, path, failure);
       co_await close_quietly(ws, 1011);
     } else {
       co_await close_quietly(ws, 1000);
@@ -415,54 +454,55 @@ class server_state : public std::enable_shared_from_this<server_state> {
 
   // After a refusal, reads what the client still sends, briefly, so that
   // closing doesn't reset the connection before it has read the response.
-  static asio::awaitable<void> linger(std::shared_ptr<server_slot> slot) {
-    slot->timer.expires_after(std::chrono::seconds(1));
-    slot->timer.async_wait([slot](std::error_code ec) {
-      if (!ec) slot->stream.close();
+  static asio::awaitable<void> linger(std::shared_ptr<opening_state> op) {
+    op->timer.expires_after(std::chrono::seconds(1));
+    op->timer.async_wait([op](std::error_code ec) {
+      if (!ec) op->stream.close();
     });
     static constexpr std::size_t max_drained = 64 * 1024;
     std::array<char, 4096> sink;
     std::size_t drained = 0;
-    while (drained < max_drained && slot->stream.is_open()) {
+    while (drained < max_drained && op->stream.is_open()) {
       std::error_code ec;
-      drained += co_await slot->stream.async_read_some(
-          asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      drained += co_await op->stream.async_read_some(asio::buffer(sink),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
     }
   }
 
   // Logs why a handshake failed; true when the client got a refusal.
-  bool log_failure(const server_slot& slot, const std::exception_ptr& failure) const {
-    if (slot.timed_out) {
-      log(log_level::info, "opening handshake with " + slot.peer + " timed out");
+  bool log_failure(const std::string& peer, bool timed_out,
+                   const std::exception_ptr& failure) const {
+    if (timed_out) {
+      log(log_level::info, "opening handshake with " + peer + " timed out");
       return false;
     }
     try {
       std::rethrow_exception(failure);
     } catch (const cancel_handshake&) {
-      log(log_level::debug, slot.peer + " closed the connection before sending a request");
+      log(log_level::debug, peer + " closed the connection before sending a request");
       return false;
     } catch (const abort_handshake& e) {
-      log(log_level::debug, "answered " + slot.peer + " with HTTP " + std::to_string(e.status()));
+      log(log_level::debug, "answered " + peer + " with HTTP " + std::to_string(e.status()));
       return true;
     } catch (const invalid_handshake& e) {
-      log(log_level::info, "refused connection from " + slot.peer + ": " + e.what());
+      log(log_level::info, "refused connection from " + peer + ": " + e.what());
       return true;
     } catch (const std::system_error& e) {
-      log(log_level::info, "connection from " + slot.peer + " failed: " + e.what());
+      log(log_level::info, "connection from " + peer + " failed: " + e.what());
       return false;
     } catch (const std::exception& e) {
-      log(log_level::error, "opening handshake with " + slot.peer + " failed: " + e.what());
+      log(log_level::error, "opening handshake with " + peer + " failed: " + e.what());
       return true;
     } catch (...) {
-      log(log_level::error, "opening handshake with " + slot.peer + " failed");
+      log(log_level::error, "opening handshake with " + peer + " failed");
       return true;
     }
   }
 
-  void log_handler_failure(const server_slot& slot, const std::string& path,
+  void log_handler_failure(const std::string& peer, const std::string& path,
                            const std::exception_ptr& failure) const {
-    const std::string where = "connection handler for " + slot.peer + " " + path;
+    const std::string where = "connection handler for " + peer + " " + path;
     try {
       std::rethrow_exception(failure);
     } catch (const connection_closed& e) {
@@ -474,13 +514,20 @@ class server_state : public std::enable_shared_from_this<server_state> {
     }
   }
 
+  // A strand on io_, or io_ itself when one thread runs it.
+  asio::any_io_executor serial_executor() const {
+    if (single_threaded_) return io_;
+    return asio::make_strand(io_);
+  }
+
   asio::any_io_executor io_;
-  asio::strand<asio::any_io_executor> acceptor_strand_;
+  bool single_threaded_;
+  asio::any_io_executor acceptor_executor_;
   server_options options_;
   connection_options connection_;
   handler_type handler_;
 
-  // Set up before start(), then only used on acceptor_strand_.
+  // Set up before start(), then only used on acceptor_executor_.
   std::vector<asio::ip::tcp::acceptor> tcp_acceptors_;
   std::vector<asio::ip::tcp::endpoint> endpoints_;
   std::optional<asio::local::stream_protocol::acceptor> local_acceptor_;
