@@ -693,50 +693,54 @@ TEST_CASE("open_timeout drops connections that don't complete the handshake", "[
 }
 
 TEST_CASE("close() with 50 clients connected: each sees 1001, wait_closed() returns", "[server]") {
-  run_async([](asio::any_io_executor) -> asio::awaitable<void> {
-    log_capture log;
-    const auto options = quiet_server(log);
-    int returned = 0;
-    auto handler = [&returned](server_connection& ws) -> asio::awaitable<void> {
-      co_await echo(ws);
-      ++returned;
-    };
-    auto srv = co_await serve(handler, "127.0.0.1", 0, options);
-    const auto ep = srv.endpoints().at(0);
-    const auto copts = quiet_client();
-    const std::string uri = uri_for(ep);
-    std::vector<client_connection> clients;
-    for (int i = 0; i < 50; ++i) {
-      auto ws = co_await connect(uri, copts);
-      clients.push_back(std::move(ws));
-    }
-    for (int i = 0; i < 50; ++i) {
-      const std::string text = "client " + std::to_string(i);
-      co_await clients[i].send(text);
-      {
-        auto received = co_await clients[i].recv();
-        REQUIRE(received.text() == text);
-      }
-    }
+  // One thread (no strands), then two (a strand per connection).
+  const int threads = GENERATE(1, 2);
+  run_async(
+      [](asio::any_io_executor) -> asio::awaitable<void> {
+        log_capture log;
+        const auto options = quiet_server(log);
+        std::atomic<int> returned{0};
+        auto handler = [&returned](server_connection& ws) -> asio::awaitable<void> {
+          co_await echo(ws);
+          ++returned;
+        };
+        auto srv = co_await serve(handler, "127.0.0.1", 0, options);
+        const auto ep = srv.endpoints().at(0);
+        const auto copts = quiet_client();
+        const std::string uri = uri_for(ep);
+        std::vector<client_connection> clients;
+        for (int i = 0; i < 50; ++i) {
+          auto ws = co_await connect(uri, copts);
+          clients.push_back(std::move(ws));
+        }
+        for (int i = 0; i < 50; ++i) {
+          const std::string text = "client " + std::to_string(i);
+          co_await clients[i].send(text);
+          {
+            auto received = co_await clients[i].recv();
+            REQUIRE(received.text() == text);
+          }
+        }
 
-    srv.close();
-    for (auto& ws : clients) {
-      auto m = co_await ws.next();
-      REQUIRE_FALSE(m);
-      REQUIRE(ws.close_code() == 1001);
-    }
-    co_await srv.wait_closed();
-    REQUIRE(returned == 50);
-    REQUIRE(log.count(log_level::error) == 0);
+        srv.close();
+        for (auto& ws : clients) {
+          auto m = co_await ws.next();
+          REQUIRE_FALSE(m);
+          REQUIRE(ws.close_code() == 1001);
+        }
+        co_await srv.wait_closed();
+        REQUIRE(returned == 50);
+        REQUIRE(log.count(log_level::error) == 0);
 
-    bool refused = false;
-    try {
-      auto late = co_await connect(uri, copts);
-    } catch (const std::system_error& e) {
-      refused = e.code() == asio::error::connection_refused;
-    }
-    REQUIRE(refused);
-  });
+        bool refused = false;
+        try {
+          auto late = co_await connect(uri, copts);
+        } catch (const std::system_error& e) {
+          refused = e.code() == asio::error::connection_refused;
+        }
+        REQUIRE(refused);
+      },
+      30s, threads);
 }
 
 TEST_CASE("close() aborts handshakes under way", "[server]") {
