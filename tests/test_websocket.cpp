@@ -555,3 +555,50 @@ TEST_CASE("an io_context run by 4 threads: concurrent sends and closes", "[webso
         30s, 4);
   }
 }
+
+TEST_CASE("a default-constructed connection is closed and refuses to work", "[websocket]") {
+  basic_websocket<test_stream> ws;
+  CHECK(ws.is_closed());
+  CHECK_FALSE(ws.is_open());
+  CHECK(ws.path().empty());
+  CHECK(ws.queued_messages() == 0);
+  run_async([&](asio::any_io_executor) -> asio::awaitable<void> {
+    REQUIRE_THROWS_AS(co_await ws.recv(), invalid_state);
+    REQUIRE_THROWS_AS(co_await ws.send("x"), invalid_state);
+    co_await ws.close();  // nothing to close
+  });
+}
+
+TEST_CASE("destroying the io_context with coroutines suspended on a connection frees them",
+          "[websocket]") {
+  // Run under ASan/LSan this would report the leak of a cycle between the
+  // connection and the coroutines waiting on it.
+  static int destroyed = 0;
+  destroyed = 0;
+  struct witness {
+    ~witness() { ++destroyed; }
+  };
+  {
+    asio::io_context io(1);
+    auto [a, b] = make_test_stream_pair(io.get_executor());
+    auto client =
+        std::make_shared<basic_websocket<test_stream>>(std::move(a), role::client, quiet_options());
+    asio::co_spawn(
+        io,
+        [client]() -> asio::awaitable<void> {
+          witness w;
+          co_await client->recv();  // never answered
+        },
+        asio::detached);
+    asio::co_spawn(
+        io,
+        [client]() -> asio::awaitable<void> {
+          witness w;
+          co_await client->wait_closed();  // never closed
+        },
+        asio::detached);
+    io.run_for(std::chrono::milliseconds(50));
+    CHECK(destroyed == 0);
+  }
+  CHECK(destroyed == 2);
+}

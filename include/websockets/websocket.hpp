@@ -100,6 +100,10 @@ class basic_websocket {
     core_->start();
   }
 
+  // A connection that isn't one (yet): every operation throws
+  // invalid_state, is_closed() is true. Assign a real one to use it.
+  basic_websocket() noexcept = default;
+
   basic_websocket(basic_websocket&&) noexcept = default;
   basic_websocket& operator=(basic_websocket&& o) noexcept {
     if (this != &o) {
@@ -282,43 +286,54 @@ class basic_websocket {
   }
 
   // The path and query of the request ("/chat?room=1").
-  const std::string& path() const noexcept { return core_->handshake_.path; }
-  const headers& request_headers() const noexcept { return core_->handshake_.request_headers; }
-  const headers& response_headers() const noexcept { return core_->handshake_.response_headers; }
+  const std::string& path() const noexcept { return handshake().path; }
+  const headers& request_headers() const noexcept { return handshake().request_headers; }
+  const headers& response_headers() const noexcept { return handshake().response_headers; }
   // The negotiated subprotocol, if any.
-  const std::optional<std::string>& subprotocol() const noexcept {
-    return core_->handshake_.subprotocol;
-  }
+  const std::optional<std::string>& subprotocol() const noexcept { return handshake().subprotocol; }
   // The host and port of the URI a client connected to (the request's Host
   // on a server), and whether the connection is encrypted.
-  const std::string& host() const noexcept { return core_->handshake_.host; }
-  std::uint16_t port() const noexcept { return core_->handshake_.port; }
-  bool secure() const noexcept { return core_->handshake_.secure; }
+  const std::string& host() const noexcept { return handshake().host; }
+  std::uint16_t port() const noexcept { return handshake().port; }
+  bool secure() const noexcept { return handshake().secure; }
 
   // This end's and the peer's addresses (a default endpoint when the stream
   // has none, or once it is closed).
-  auto local_endpoint() const { return detail::local_endpoint(core_->stream_); }
-  auto remote_endpoint() const { return detail::remote_endpoint(core_->stream_); }
+  auto local_endpoint() const {
+    using endpoint = decltype(detail::local_endpoint(std::declval<Stream&>()));
+    return core_ ? detail::local_endpoint(core_->stream_) : endpoint{};
+  }
+  auto remote_endpoint() const {
+    using endpoint = decltype(detail::remote_endpoint(std::declval<Stream&>()));
+    return core_ ? detail::remote_endpoint(core_->stream_) : endpoint{};
+  }
 
   // The negotiated extensions.
   const std::vector<std::unique_ptr<extension>>& extensions() const noexcept {
-    return core_->proto_.extensions();
+    static const std::vector<std::unique_ptr<extension>> none;
+    return core_ ? core_->proto_.extensions() : none;
   }
 
   // Messages received and waiting for recv(), and bytes waiting to be
   // written: what max_queue and write_limit bound.
-  std::size_t queued_messages() const noexcept { return core_->queue_.size(); }
+  std::size_t queued_messages() const noexcept { return core_ ? core_->queue_.size() : 0; }
   std::size_t write_buffered() const noexcept {
-    return static_cast<std::size_t>(core_->write_buffered());
+    return core_ ? static_cast<std::size_t>(core_->write_buffered()) : 0;
   }
 
   // The connection's strand, or the stream's executor when one thread runs
   // everything (an io_context made with a concurrency hint of 1).
+  // These two need a connection (not a default-constructed object).
   executor_type get_executor() const noexcept { return core_->handler_executor(); }
   Stream& next_layer() noexcept { return core_->stream_; }
   const Stream& next_layer() const noexcept { return core_->stream_; }
 
  private:
+  const opening_handshake& handshake() const noexcept {
+    static const opening_handshake none;
+    return core_ ? core_->handshake_ : none;
+  }
+
   struct strand_access final : pong_waiter::strand_access {
     explicit strand_access(std::shared_ptr<core_type> c) : core(std::move(c)) {}
     asio::awaitable<void> switch_to() override {

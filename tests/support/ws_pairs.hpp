@@ -4,6 +4,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl.hpp>
 #include <chrono>
 #include <exception>

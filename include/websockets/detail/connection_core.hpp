@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -88,8 +89,72 @@ class receive_buffer_pool {
 // made with a concurrency hint of 1 (asio::io_context ctx{1}) promises so,
 // and then a connection needs no strand.
 inline bool single_threaded(asio::io_context& io) {
-  return asio::use_service<asio::detail::scheduler>(io).concurrency_hint() == 1;
+  const int hint = asio::use_service<asio::detail::scheduler>(io).concurrency_hint();
+  return hint == 1 || !ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint);
 }
+
+// Coroutines suspended on a connection (in recv(), close(), ...) are owned
+// by it, and hold it: a cycle that nothing in the io_context would break
+// when the io_context is destroyed with them still suspended. This service
+// of the execution context breaks it at shutdown, dropping the suspended
+// operations as Asio drops its own.
+class connection_registry final : public asio::execution_context::service {
+ public:
+  using key_type = connection_registry;
+  static inline asio::execution_context::id id;
+
+  // What a registered connection does at shutdown.
+  struct entry {
+    virtual void drop_waiters() noexcept = 0;
+    virtual std::shared_ptr<void> keep_alive() noexcept = 0;
+    entry* prev = nullptr;
+    entry* next = nullptr;
+
+   protected:
+    ~entry() = default;
+  };
+
+  explicit connection_registry(asio::execution_context& ctx)
+      : asio::execution_context::service(ctx) {}
+
+  void add(entry* e) {
+    std::lock_guard lock(mutex_);
+    e->next = head_;
+    if (head_) head_->prev = e;
+    head_ = e;
+  }
+
+  void remove(entry* e) noexcept {
+    std::lock_guard lock(mutex_);
+    if (e->prev)
+      e->prev->next = e->next;
+    else if (head_ == e)
+      head_ = e->next;
+    if (e->next) e->next->prev = e->prev;
+    e->prev = e->next = nullptr;
+  }
+
+ private:
+  void shutdown() override {
+    // Keep every connection alive while their waiters go, since dropping a
+    // waiter may drop the last other reference to a connection.
+    std::vector<std::shared_ptr<void>> alive;
+    std::vector<entry*> entries;
+    {
+      std::lock_guard lock(mutex_);
+      for (entry* e = head_; e; e = e->next) {
+        if (auto p = e->keep_alive()) {
+          alive.push_back(std::move(p));
+          entries.push_back(e);
+        }
+      }
+    }
+    for (entry* e : entries) e->drop_waiters();
+  }
+
+  std::mutex mutex_;
+  entry* head_ = nullptr;
+};
 
 template <class Executor>
 bool single_threaded(const Executor& ex) {
@@ -105,7 +170,8 @@ bool single_threaded(const Executor& ex) {
 }
 
 template <class Stream>
-class connection_core : public std::enable_shared_from_this<connection_core<Stream>> {
+class connection_core : public std::enable_shared_from_this<connection_core<Stream>>,
+                        private connection_registry::entry {
  public:
   using executor_type = typename Stream::executor_type;
   using strand_type = asio::strand<executor_type>;
@@ -125,7 +191,14 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     if (!single_threaded(executor_)) strand_.emplace(asio::make_strand(executor_));
     proto_.limit_auto_replies(options.write_limit);
     handshake_.extensions.clear();
+    registry_ =
+        &asio::use_service<connection_registry>(asio::query(executor_, asio::execution::context));
+    registry_->add(this);
   }
+
+  connection_core(const connection_core&) = delete;
+  connection_core& operator=(const connection_core&) = delete;
+  ~connection_core() { registry_->remove(this); }
 
   // Starts reading (bytes that came with the handshake first) and the
   // keepalive pings. Call once, right after construction.
@@ -729,6 +802,25 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     }
   }
 
+  // connection_registry::entry: at the io_context's shutdown.
+  std::shared_ptr<void> keep_alive() noexcept override { return this->weak_from_this().lock(); }
+  void drop_waiters() noexcept override {
+    auto recv = std::move(recv_waiter_.op);
+    auto closed = std::move(closed_waiters_);
+    auto fragments = std::move(fragment_waiters_);
+    auto sends = std::move(send_waiters_);
+    auto pings = std::move(pings_);
+    auto keepalive = std::move(keepalive_ping_);
+    std::vector<std::vector<pending_op>> pong_waiters;
+    for (auto& p : pings) pong_waiters.push_back(std::move(p->waiters));
+    closed_waiters_.clear();
+    fragment_waiters_.clear();
+    send_waiters_.clear();
+    pings_.clear();
+    // The locals go now, with the coroutines they hold.
+  }
+
+  connection_registry* registry_ = nullptr;
   bool read_eof_ = false;
   bool dropping_after_close_ = false;
   bool last_read_full_ = false;
