@@ -155,12 +155,18 @@ TEST_CASE("a refusal raises invalid_status_code with the status", "[client]") {
       };
       srv.answer_next(answer);
       int seen = 0;
+      std::string location, body;
       try {
         auto ws = co_await connect(srv.uri(), copts);
       } catch (const invalid_status_code& e) {
         seen = e.status_code();
+        for (const auto& [name, value] : e.headers())
+          if (name == "Location") location = value;
+        body = e.body();
       }
       REQUIRE(seen == status);
+      REQUIRE(location == "/x");
+      REQUIRE(body == "nope!");
     }
   });
 }

@@ -152,7 +152,11 @@ asio::awaitable<opening_handshake> client_handshake(Stream& stream, const websoc
   std::string buffer;
   auto dynamic = asio::dynamic_buffer(buffer);
   http_response response = co_await read_response(stream, dynamic, options.response_limits);
-  if (response.status_code != 101) throw invalid_status_code(response.status_code);
+  if (response.status_code != 101) {
+    auto items = response.headers.raw_items();
+    throw invalid_status_code(response.status_code, {items.begin(), items.end()},
+                              std::move(response.body));
+  }
   check_response(response.headers, key);
 
   opening_handshake result;

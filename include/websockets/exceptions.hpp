@@ -258,17 +258,28 @@ class invalid_upgrade : public invalid_header_value {
 };
 
 // The server answered the opening handshake with another status than 101.
+// headers() and body() are those of its response (a Location, a reason).
 class invalid_status_code : public invalid_handshake {
  public:
-  explicit invalid_status_code(int status_code)
+  explicit invalid_status_code(int status_code,
+                               std::vector<std::pair<std::string, std::string>> headers = {},
+                               std::string body = {})
       : invalid_handshake("server rejected WebSocket connection: HTTP " +
                           std::to_string(status_code)),
-        status_code_(status_code) {}
+        status_code_(status_code),
+        headers_(std::move(headers)),
+        body_(std::move(body)) {}
 
   int status_code() const noexcept { return status_code_; }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept {
+    return headers_;
+  }
+  const std::string& body() const noexcept { return body_; }
 
  private:
   int status_code_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string body_;
 };
 
 // Negotiating an extension failed.
