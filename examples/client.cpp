@@ -111,9 +111,8 @@ void write_out(std::string_view text) {
 // Text as it is; binary as "[binary, N bytes] hex" (at most 64 bytes shown).
 void print_message(const websockets::message& m) {
   if (m.is_text()) {
-    std::string line(m.text());
-    line += '\n';
-    write_out(line);
+    std::fwrite(m.text().data(), 1, m.size(), stdout);
+    write_out("\n");
     return;
   }
   static constexpr char digits[] = "0123456789abcdef";

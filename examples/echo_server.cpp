@@ -40,7 +40,11 @@ asio::awaitable<void> serve_until_signal(asio::io_context& io, std::string host,
   options.max_size = std::size_t{64} << 20;
   auto server = co_await websockets::serve(echo, host, port, options);
 
-  std::printf("listening on %s:%u\n", host.c_str(), unsigned{server.endpoints().at(0).port()});
+  // "listening on 127.0.0.1:9001", or "[::1]:9001".
+  const auto bound = std::to_string(server.endpoints().at(0).port());
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::printf("listening on %s%s%s:%s\n", ipv6 ? "[" : "", host.c_str(), ipv6 ? "]" : "",
+              bound.c_str());
   std::fflush(stdout);
 
   co_await signals.async_wait(asio::use_awaitable);

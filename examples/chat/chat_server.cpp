@@ -260,11 +260,13 @@ asio::awaitable<void> serve_until_signal(asio::io_context& io, std::string host,
   options.max_size = 64 * 1024;  // a chat line, not a file
   auto server = co_await websockets::serve(handler, host, port, options);
 
-  const auto bound = server.endpoints().at(0).port();
-  std::printf("listening on %s:%u\nopen http://%s:%u/ in a browser\n", host.c_str(),
-              unsigned{bound},
-              host.empty() || host == "0.0.0.0" || host == "::" ? "localhost" : host.c_str(),
-              unsigned{bound});
+  // "127.0.0.1:8765", "[::1]:8765"; any address is reached at localhost.
+  const auto bound = std::to_string(server.endpoints().at(0).port());
+  const bool ipv6 = host.find(':') != std::string::npos;
+  const std::string where = (ipv6 ? "[" + host + "]" : host) + ":" + bound;
+  const bool any = host.empty() || host == "0.0.0.0" || host == "::";
+  std::printf("listening on %s\nopen http://%s/ in a browser\n", where.c_str(),
+              any ? ("localhost:" + bound).c_str() : where.c_str());
   std::fflush(stdout);
 
   co_await signals.async_wait(asio::use_awaitable);
