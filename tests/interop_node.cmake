@@ -1,0 +1,1 @@
+websockets_add_test(test_interop_node test_interop_node.cpp LABELS interop)

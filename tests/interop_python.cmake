@@ -1,0 +1,1 @@
+websockets_add_test(test_interop_python test_interop_python.cpp LABELS interop)
