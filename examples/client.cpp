@@ -6,8 +6,10 @@
 // errors) goes to stderr, so stdout holds only what the server sent.
 // At end of input (Ctrl-D, or the end of a pipe) or on Ctrl-C the client
 // closes the connection with 1000 and exits once the server has answered;
-// a second Ctrl-C exits at once. Exit status: 0 after a normal close, 1 when
-// the connection failed or closed with an error code, 2 for a bad command line.
+// a second Ctrl-C exits at once. As with Python's client, replies still on
+// their way when the input ends are lost: a server sends nothing after the
+// close frame. Exit status: 0 after a normal close, 1 when the connection
+// failed or closed with an error code, 2 for a bad command line.
 //
 //   $ ./client ws://127.0.0.1:8765/
 //   connected to ws://127.0.0.1:8765/
