@@ -186,7 +186,6 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
         proto_(r, options.max_size, std::move(handshake.extensions)),
         options_(options),
         handshake_(std::move(handshake)),
-        close_timer_(executor_),
         keepalive_timer_(executor_) {
     if (!single_threaded(executor_)) strand_.emplace(asio::make_strand(executor_));
     proto_.limit_auto_replies(options.write_limit);
@@ -444,7 +443,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
     closed_ = true;
     close_stream(stream_);
     proto_.transport_closed();
-    close_timer_.cancel();
+    if (close_timer_) close_timer_->cancel();
     keepalive_timer_.cancel();
     std::vector<std::shared_ptr<pong_state>> pings = std::move(pings_);
     pings_.clear();
@@ -500,7 +499,7 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   bool fin_sent_ = false;
   int close_phase_ = 0;
   std::vector<pending_op> closed_waiters_;
-  timer_type close_timer_;
+  std::unique_ptr<timer_type> close_timer_;  // made when the closing handshake starts
   timer_type keepalive_timer_;
 
  private:
@@ -655,8 +654,9 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
       close_phase_ = phase;
       keepalive_timer_.cancel();
       if (options_.close_timeout) {
-        close_timer_.expires_after(*options_.close_timeout);
-        bound([this](auto handler) { close_timer_.async_wait(std::move(handler)); },
+        if (!close_timer_) close_timer_ = std::make_unique<timer_type>(executor_);
+        close_timer_->expires_after(*options_.close_timeout);
+        bound([this](auto handler) { close_timer_->async_wait(std::move(handler)); },
               [self = this->shared_from_this(), phase](std::error_code ec) {
                 if (!ec && self->close_phase_ == phase) self->terminate();
               });
