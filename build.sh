@@ -2,7 +2,9 @@
 # Sets up a fresh Debian machine, builds, and tests or runs the demo.
 #
 #   ./build.sh test    install dependencies, build with -Werror, run the whole
-#                      suite, then run it again under ASan + UBSan
+#                      suite, then run it again under ASan + UBSan, the
+#                      multi-threaded tests under TSan, and a short run of
+#                      each libFuzzer target (clang)
 #   ./build.sh demo    install dependencies, build, start the chat demo
 #   ./build.sh build   install dependencies and build (tests, examples, bench)
 #   ./build.sh deps    install dependencies only
@@ -85,6 +87,22 @@ case "$cmd" in
     log "test suite under ASan + UBSan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       run_tests build-asan
+    # g++ 12 warns that TSan doesn't model atomic_thread_fence (used by
+    # Asio): -Wno-tsan keeps -Werror for everything else.
+    log "build the multi-threaded tests (label mt) with ThreadSanitizer"
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBSOCKETS_WERROR=ON \
+      -DWEBSOCKETS_SANITIZE=thread -DCMAKE_CXX_FLAGS=-Wno-tsan \
+      -DWEBSOCKETS_BUILD_EXAMPLES=OFF -DWEBSOCKETS_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-tsan -j "$JOBS" --target test_websocket test_hardening_mt
+    log "multi-threaded tests under TSan"
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_tests build-tsan -L mt
+    log "build the libFuzzer targets (clang, ASan + UBSan)"
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DWEBSOCKETS_BUILD_FUZZ=ON -DWEBSOCKETS_BUILD_TESTS=OFF -DWEBSOCKETS_BUILD_EXAMPLES=OFF \
+      -DWEBSOCKETS_BUILD_BENCH=OFF -DWEBSOCKETS_WERROR=ON >/dev/null
+    cmake --build build-fuzz -j "$JOBS"
+    log "short fuzzing runs and the fuzzers' regressions"
+    run_tests build-fuzz/tests/fuzz
     log "all tests passed"
     ;;
   demo)

@@ -4,6 +4,8 @@
 
 #include <asio.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 #include <atomic>
 #include <map>
 #include <string>
@@ -554,6 +556,62 @@ TEST_CASE("an io_context run by 4 threads: concurrent sends and closes", "[webso
         },
         30s, 4);
   }
+}
+
+TEST_CASE(
+    "a coroutine on a strand of its own comes back to it from every call, and its "
+    "cancelled recv() loses nothing",
+    "[websocket][mt]") {
+  run_async(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        auto [client, server] = co_await make_ws_pair<tcp_pair>(ex);
+        auto strand = asio::make_strand(ex);
+        constexpr int count = 300;
+        // Sends on the io_context, with pauses, so that some receives time out.
+        asio::co_spawn(
+            ex,
+            [&client]() -> asio::awaitable<void> {
+              for (int i = 0; i < count; ++i) {
+                co_await client.send(std::to_string(i));
+                if (i % 3 == 0) co_await sleep_for(1ms);
+              }
+            },
+            asio::detached);
+        auto [off_strand, received, timeouts] = co_await asio::co_spawn(
+            strand,
+            [&]() -> asio::awaitable<std::tuple<int, int, int>> {
+              int off = 0, got = 0, timed_out = 0;
+              while (got < count) {
+                auto ex2 = co_await asio::this_coro::executor;
+                auto [order, error, m, ignored] =
+                    co_await asio::experimental::make_parallel_group(
+                        asio::co_spawn(ex2, server.recv(), asio::experimental::deferred),
+                        asio::co_spawn(ex2, sleep_for(std::chrono::microseconds(300)),
+                                       asio::experimental::deferred))
+                        .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+                if (!strand.running_in_this_thread()) ++off;
+                if (order[0] == 1) {
+                  ++timed_out;
+                  continue;
+                }
+                if (error) std::rethrow_exception(error);
+                if (m.text() != std::to_string(got)) co_return std::tuple{off, got, -1};
+                ++got;
+                co_await server.ping();
+                if (!strand.running_in_this_thread()) ++off;
+              }
+              co_await server.close();
+              if (!strand.running_in_this_thread()) ++off;
+              co_return std::tuple{off, got, timed_out};
+            },
+            asio::use_awaitable);
+        INFO(timeouts << " receives timed out");
+        CHECK(off_strand == 0);
+        CHECK(received == count);
+        CHECK(timeouts > 0);  // the cancellation path ran
+        co_await client.wait_closed();
+      },
+      30s, 4);
 }
 
 TEST_CASE("a default-constructed connection is closed and refuses to work", "[websocket]") {

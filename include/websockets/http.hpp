@@ -410,6 +410,12 @@ class http_parser {
   void on_url(std::string_view s) {
     if constexpr (is_request) {
       if (message_.path.size() + s.size() > limits_.max_start_line) fail_start_line();
+      // llhttp, outside its strict mode, lets HTAB and FF through; RFC 9112
+      // section 3.2 allows no whitespace or control character there, and
+      // serialize() refuses them.
+      if (std::any_of(s.begin(), s.end(),
+                      [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+        fail("invalid character in the HTTP request target");
       message_.path += s;
     }
   }

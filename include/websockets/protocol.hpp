@@ -273,6 +273,8 @@ class protocol {
   // a close frame with the right code is queued, failure() says why, and no
   // further event is reported.
   bool next_event(event& ev) {
+    // Once the transport is closed, nothing more happened on the wire.
+    if (state_ == connection_state::closed && transport_closed_) return false;
     while (true) {
       if (discarding_) {
         in_begin_ = in_end_;
@@ -407,7 +409,9 @@ class protocol {
   // Records that the TCP connection is closed.
   void transport_closed() noexcept {
     state_ = connection_state::closed;
+    transport_closed_ = true;
     reset_message();
+    in_begin_ = in_end_;  // bytes left over belong to no frame any more
   }
 
  private:
@@ -720,6 +724,7 @@ class protocol {
   std::string whole_frame_;  // a control frame or a frame for extensions
   frame scratch_;            // a frame going through extensions
   bool eof_rcvd_ = false;
+  bool transport_closed_ = false;  // transport_closed() was called
   bool discarding_ = false;
 
   // Send side.

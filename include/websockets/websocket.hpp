@@ -15,12 +15,18 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -55,7 +61,7 @@ class pong_waiter {
   asio::awaitable<duration> wait() {
     if (!state_) throw std::logic_error("pong_waiter: no ping to wait for");
     if (!enter_) throw std::logic_error("pong_waiter: no connection");
-    co_await enter_->switch_to();
+    if (!enter_->in_strand()) co_return co_await enter_->via_strand(wait());
     while (!state_->done) {
       std::error_code ec;
       co_await enter_->wait(state_->waiters, asio::redirect_error(asio::use_awaitable, ec));
@@ -75,7 +81,9 @@ class pong_waiter {
   // Reaches the connection's strand without knowing its stream type.
   struct strand_access {
     virtual ~strand_access() = default;
+    virtual bool in_strand() const noexcept = 0;
     virtual asio::awaitable<void> switch_to() = 0;
+    virtual asio::awaitable<duration> via_strand(asio::awaitable<duration> body) = 0;
     virtual asio::awaitable<void> wait(std::vector<detail::pending_op>& list,
                                        asio::redirect_error_t<asio::use_awaitable_t<>> token) = 0;
   };
@@ -167,7 +175,10 @@ class basic_websocket {
   asio::awaitable<void> send_fragments(Range&& fragments) {
     auto c = core_;
     if (!c) throw invalid_state("send_fragments() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) {
+      co_await via_strand(c, send_fragments(std::forward<Range>(fragments)));
+      co_return;
+    }
     while (c->fragmenting_) {
       co_await c->async_wait(c->fragment_waiters_, asio::use_awaitable);
       if (!c->in_strand()) co_await c->to_strand();
@@ -209,7 +220,7 @@ class basic_websocket {
   asio::awaitable<pong_waiter> ping(std::string_view data = {}) {
     auto c = core_;
     if (!c) throw invalid_state("ping() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) co_return co_await via_strand(c, ping(data));
     if (!c->is_open()) co_await throw_closed(c);
     auto state = std::make_shared<detail::pong_state>();
     if (data.empty()) {
@@ -235,7 +246,10 @@ class basic_websocket {
   asio::awaitable<void> pong(std::string_view data = {}) {
     auto c = core_;
     if (!c) throw invalid_state("pong() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) {
+      co_await via_strand(c, pong(data));
+      co_return;
+    }
     if (!c->is_open()) co_await throw_closed(c);
     c->proto_.send_pong(data);
     c->flush();
@@ -250,7 +264,10 @@ class basic_websocket {
   asio::awaitable<void> close(std::uint16_t code = 1000, std::string_view reason = {}) {
     auto c = core_;
     if (!c) co_return;
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) {
+      co_await via_strand(c, close(code, reason));
+      co_return;
+    }
     c->start_close(code, reason);
     co_await wait_closed_on(c);
   }
@@ -259,7 +276,10 @@ class basic_websocket {
   asio::awaitable<void> wait_closed() {
     auto c = core_;
     if (!c) co_return;
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) {
+      co_await via_strand(c, wait_closed());
+      co_return;
+    }
     co_await wait_closed_on(c);
   }
 
@@ -336,8 +356,12 @@ class basic_websocket {
 
   struct strand_access final : pong_waiter::strand_access {
     explicit strand_access(std::shared_ptr<core_type> c) : core(std::move(c)) {}
+    bool in_strand() const noexcept override { return core->in_strand(); }
     asio::awaitable<void> switch_to() override {
       if (!core->in_strand()) co_await core->to_strand();
+    }
+    asio::awaitable<duration> via_strand(asio::awaitable<duration> body) override {
+      return basic_websocket::via_strand(core, std::move(body));
     }
     asio::awaitable<void> wait(std::vector<detail::pending_op>& list,
                                asio::redirect_error_t<asio::use_awaitable_t<>> token) override {
@@ -373,21 +397,31 @@ class basic_websocket {
   // reached the strand or after a message woke it, means none is taken,
   // because whoever cancelled may drop what it returns.
   template <bool for_next>
-  static asio::awaitable<std::conditional_t<for_next, std::optional<message>, message>> receive(
-      std::shared_ptr<core_type> c) {
+  using received_t = std::conditional_t<for_next, std::optional<message>, message>;
+
+  // `cancelled` is set when this runs for receive_from_afar(): then the
+  // cancellation comes through it, not through this coroutine's slot.
+  template <bool for_next>
+  static asio::awaitable<received_t<for_next>> receive(
+      std::shared_ptr<core_type> c, std::shared_ptr<const std::atomic<bool>> cancelled = {}) {
     if (!c) throw invalid_state("recv() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) co_return co_await receive_from_afar<for_next>(std::move(c));
     if (c->recv_busy_)
       throw std::logic_error(
           "recv() called while another coroutine is already waiting for the next message");
     c->recv_busy_ = true;
+    c->recv_cancelled_ = cancelled.get();
     struct busy_guard {
       core_type* c;
-      ~busy_guard() { c->recv_busy_ = false; }
+      ~busy_guard() {
+        c->recv_busy_ = false;
+        c->recv_cancelled_ = nullptr;
+      }
     } guard{c.get()};
     auto cs = co_await asio::this_coro::cancellation_state;
     while (true) {
-      if (cs.cancelled() != asio::cancellation_type::none)
+      if (cancelled ? cancelled->load(std::memory_order_acquire)
+                    : cs.cancelled() != asio::cancellation_type::none)
         throw std::system_error(asio::error::operation_aborted, "recv() cancelled");
       if (!c->queue_.empty()) {
         message m = c->queue_.pop_front();
@@ -405,10 +439,48 @@ class basic_websocket {
       c->flush();
       c->release_idle_buffers();
       std::error_code ec;
+      c->sends_without_yield_ = 0;
       co_await c->async_wait(c->recv_waiter_, asio::redirect_error(asio::use_awaitable, ec));
       if (!c->in_strand()) co_await c->to_strand();
       if (ec) throw std::system_error(ec, "recv() cancelled");
     }
+  }
+
+  // recv() from a coroutine that runs elsewhere than on the connection's
+  // strand (a client's coroutine on an io_context run by several threads).
+  // Asio emits a cancellation on the caller's executor, so this coroutine's
+  // cancellation slot is only touched here: it gets a handler that forwards
+  // the cancellation to the strand, where receive() waits in a coroutine of
+  // its own. A message taken as the cancellation came goes back to the
+  // front of the queue, since whoever cancelled won't look at it.
+  template <bool for_next>
+  static asio::awaitable<received_t<for_next>> receive_from_afar(std::shared_ptr<core_type> c) {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    auto cancelled =
+        std::make_shared<std::atomic<bool>>(cs.cancelled() != asio::cancellation_type::none);
+    if (cs.slot().is_connected()) {
+      cs.slot().assign([weak = std::weak_ptr<core_type>(c), cancelled](asio::cancellation_type t) {
+        if (t == asio::cancellation_type::none) return;
+        cancelled->store(true, std::memory_order_release);
+        if (auto self = weak.lock())
+          self->run_serialized([self, cancelled] { self->cancel_remote_receive(cancelled.get()); });
+      });
+    }
+    auto received = co_await via_strand(c, receive<for_next>(c, cancelled));
+    if (!cancelled->load(std::memory_order_acquire)) co_return received;
+    // Not a co_await: this coroutine is cancelled, so Asio would throw
+    // before the message is back. The strand runs this before any later
+    // recv(), which reaches it the same way.
+    auto give_back = [&c](message&& m) {
+      c->run_serialized([c, m = std::move(m)]() mutable { c->queue_.push_front(std::move(m)); });
+    };
+    if constexpr (for_next) {
+      if (!received) co_return received;  // closed: nothing was taken
+      give_back(std::move(*received));
+    } else {
+      give_back(std::move(received));
+    }
+    throw std::system_error(asio::error::operation_aborted, "recv() cancelled");
   }
 
   // Once the connection is closing, waits for it to close, then throws how
@@ -430,14 +502,39 @@ class basic_websocket {
   asio::awaitable<void> send_message(opcode op, std::span<const std::byte> data, bool compress) {
     auto c = core_;
     if (!c) throw invalid_state("send() on a moved-from connection");
-    if (!c->in_strand()) co_await c->to_strand();
+    if (!c->in_strand()) {
+      co_await via_strand(c, send_message(op, data, compress));
+      co_return;
+    }
     // A fragmented message goes out whole before any other message.
     while (c->fragmenting_) {
       co_await c->async_wait(c->fragment_waiters_, asio::use_awaitable);
       if (!c->in_strand()) co_await c->to_strand();
     }
     if (!c->is_open()) co_await throw_closed(c);
-    if (const auto until = queue_frame(*c, op, data, true, compress)) co_await wait_sent(c, until);
+    if (const auto until = queue_frame(*c, op, data, true, compress)) {
+      co_await wait_sent(c, until);
+    } else if (++c->sends_without_yield_ >= sends_between_yields) {
+      // The socket kept up with every send since the last suspension:
+      // let the rest of the thread run before the caller sends more.
+      c->sends_without_yield_ = 0;
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
+  }
+
+  static constexpr std::uint32_t sends_between_yields = 256;
+
+  // Runs `body` on the connection's strand, in a coroutine of its own, and
+  // resumes the caller on its own executor with the result or the
+  // exception: the code after `co_await ws.send()` runs where the code
+  // before it ran (on the caller's strand, if it has one), and nothing of
+  // the caller's cancellation state is touched from the connection's strand
+  // (Asio emits cancellations on the caller's executor).
+  template <class T>
+  static asio::awaitable<T> via_strand(std::shared_ptr<core_type> c, asio::awaitable<T> body) {
+    return asio::co_spawn(
+        *c->strand_, std::move(body),
+        asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   }
 
   // Queues one frame; returns the byte count the sender must wait for
@@ -455,6 +552,7 @@ class basic_websocket {
   static asio::awaitable<void> wait_sent(std::shared_ptr<core_type> c, std::uint64_t until) {
     while (c->proto_.bytes_sent() < until) {
       if (c->is_closed() && !c->writing_) std::rethrow_exception(c->closed_exception());
+      c->sends_without_yield_ = 0;
       co_await c->async_wait_sent(until, asio::use_awaitable);
       if (!c->in_strand()) co_await c->to_strand();
     }

@@ -106,6 +106,9 @@ const char* kind_name(kind k) {
   return "?";
 }
 
+// One connection: the protocol under test, the reference it is compared
+// with, the peer's decoder for what it sends, and the model of what the
+// output must hold next.
 class harness {
  public:
   harness(std::size_t max_size, std::vector<std::unique_ptr<ws::extension>> ours,

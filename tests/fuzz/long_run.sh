@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The long runs recorded in README.md: each target, one after the other
 # (one core; the machine is shared), for RUNS executions (10 million by
-# default), from its seed corpus, at low priority. Logs and the corpus each
-# run grows go to BUILD/tests/fuzz/long/<target>/.
+# default) or SECONDS (if set) whichever comes first, from its seed corpus,
+# at low priority. Logs and the corpus each run grows go to
+# BUILD/tests/fuzz/long/<target>/.
 #
 #   tests/fuzz/long_run.sh BUILD [target...]     (BUILD: a -DWEBSOCKETS_BUILD_FUZZ=ON tree)
 set -euo pipefail
@@ -10,6 +11,8 @@ SRC=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$1" && pwd)
 shift
 RUNS=${RUNS:-10000000}
+TIME_LIMIT=()
+[ -z "${SECONDS_PER_TARGET:-}" ] || TIME_LIMIT=(-max_total_time="$SECONDS_PER_TARGET")
 
 # Each target's -max_len and -malloc_limit_mb, as in CMakeLists.txt.
 declare -A MAX_LEN=(
@@ -35,7 +38,7 @@ for t in "${TARGETS[@]}"; do
   dir=$BUILD/tests/fuzz/long/$t
   rm -rf "$dir"
   mkdir -p "$dir/corpus" "$dir/artifacts"
-  cmd=(nice -n 10 "$BUILD/tests/fuzz/$t" -runs="$RUNS" -max_len="${MAX_LEN[$t]}"
+  cmd=(nice -n 10 "$BUILD/tests/fuzz/$t" -runs="$RUNS" "${TIME_LIMIT[@]}" -max_len="${MAX_LEN[$t]}"
        -rss_limit_mb=2048 -malloc_limit_mb="${MALLOC_LIMIT[$t]}" -timeout=10
        -print_final_stats=1 -artifact_prefix="$dir/artifacts/"
        "$dir/corpus" "$SRC/corpus/$t")

@@ -19,6 +19,7 @@
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -305,6 +306,13 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
 
   // ---- Receiving --------------------------------------------------------
 
+  // Wakes the waiting recv() whose cancellation flag is `flag`, if it still
+  // waits: its cancellation, emitted on its own executor, reached the strand.
+  void cancel_remote_receive(const std::atomic<bool>* flag) {
+    if (recv_cancelled_ == flag && recv_waiter_.op)
+      recv_waiter_.op.complete(asio::error::operation_aborted);
+  }
+
   // Called by recv() after it took a message: resumes reading if the queue
   // was full.
   void message_consumed() {
@@ -473,6 +481,9 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   ring<message> queue_;
   cancellable_waiter recv_waiter_;
   bool recv_busy_ = false;
+  // Set by a cancellation of a recv() from another executor while it waits
+  // (see basic_websocket::receive_from_afar).
+  const std::atomic<bool>* recv_cancelled_ = nullptr;
   bool reading_ = false;
   bool read_paused_ = false;
   event event_;
@@ -488,6 +499,9 @@ class connection_core : public std::enable_shared_from_this<connection_core<Stre
   };
   std::vector<send_waiter> send_waiters_;
   bool fragmenting_ = false;  // send_fragments() is under way
+  // Sends since a sender last gave its thread away: a send() loop on a
+  // socket that keeps up never suspends, so it yields every so often.
+  std::uint32_t sends_without_yield_ = 0;
   std::vector<pending_op> fragment_waiters_;
 
   // Pings sent and not answered yet, oldest first.

@@ -22,6 +22,15 @@ class ring {
     ++count_;
   }
 
+  // Puts an element back in front of the others (a message taken by a
+  // recv() that was cancelled before it could return it).
+  void push_front(T&& value) {
+    if (count_ == slots_.size()) grow();
+    head_ = (head_ + slots_.size() - 1) % slots_.size();
+    slots_[head_] = std::move(value);
+    ++count_;
+  }
+
   // Removes and returns the oldest element.
   T pop_front() {
     T value = std::move(slots_[head_]);
