@@ -252,7 +252,7 @@ TEST_CASE("the server ends TLS with close_notify after the closing handshake", "
     }
     REQUIRE(rest == std::string("\x88\x02\x03\xE8", 4));  // the server's close frame
     REQUIRE(ec == asio::error::eof);  // then close_notify: not ssl::error::stream_truncated
-    tls.next_layer().close();  // the server waits for this after its FIN
+    tls.next_layer().close();         // the server waits for this after its FIN
     srv.close();
     co_await srv.wait_closed();
   });
