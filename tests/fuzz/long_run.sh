@@ -47,5 +47,5 @@ for t in "${TARGETS[@]}"; do
   status=0
   ASAN_OPTIONS=detect_leaks=1 "${cmd[@]}" > "$dir/log" 2>&1 || status=$?
   end=$(date +%s)
-  echo "$t: exit $status, $((end - start)) s, $(grep -E '^#[0-9]+ +DONE' "$dir/log" | tail -1)"
+  echo "$t: exit $status, $((end - start)) s, $(grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs)' "$dir/log" | tail -1)"
 done
