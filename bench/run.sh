@@ -5,7 +5,8 @@
 # medians, with the ratio of ours to each peer and the exact command lines.
 #
 #   bench/run.sh [--quick | --full] [--runs N] [--servers "ours raw beast websocketpp node"]
-#                [--only "echo handshake memory instructions"] [--build DIR] OUTPUT.md
+#                [--only "echo handshake memory instructions"] [--build DIR]
+#                [--baseline DIR] OUTPUT.md
 #
 #   --quick      a few configurations, 1 s each (the default): a few minutes
 #   --full       the whole matrix of issue 7, 5 s each: about an hour
@@ -13,6 +14,9 @@
 #   --servers    which servers, in this order; "ours" is build/examples/echo_server
 #   --build DIR  the build directory of ./build.sh (build)
 #   --only LIST  only these parts (all four by default)
+#   --baseline DIR  also run DIR/examples/echo_server (an older build of
+#                ours, e.g. of the last commit) as the server "baseline",
+#                right after ours: before/after figures from one run
 #
 # Needs what ./build.sh build builds; run that first. Everything runs on
 # 127.0.0.1, every run is bounded in time, and every process started here is
@@ -26,6 +30,7 @@ RUNS=3
 SERVERS="ours raw beast websocketpp node"
 PARTS="echo handshake memory instructions"
 OUT=
+BASELINE=
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
@@ -40,6 +45,7 @@ while [ $# -gt 0 ]; do
     --servers) SERVERS=$2; shift ;;
     --build) BUILD=$(cd "$2" && pwd); shift ;;
     --only) PARTS=$2; shift ;;
+    --baseline) BASELINE=$(cd "$2" && pwd); shift ;;
     -h | --help) usage ;;
     -*) echo "run.sh: unknown option $1" >&2; usage ;;
     *) OUT=$1 ;;
@@ -47,6 +53,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$OUT" ] || usage
+if [ -n "$BASELINE" ] && [[ " $SERVERS " != *" baseline "* ]]; then
+  SERVERS=${SERVERS/ours/ours baseline}
+  [[ " $SERVERS " == *" baseline "* ]] || SERVERS="baseline $SERVERS"
+fi
 case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -161,6 +171,9 @@ server_command() {
       [ -z "${OURS_BROKEN:-}" ] && [ -x "$BUILD/examples/echo_server" ] || return 0
       # Compression is always on in ours; the load generator decides.
       printf '%s\n' "$BUILD/examples/echo_server" 127.0.0.1 "$port" ;;
+    baseline)
+      [ -n "$BASELINE" ] && [ -x "$BASELINE/examples/echo_server" ] || return 0
+      printf '%s\n' "$BASELINE/examples/echo_server" 127.0.0.1 "$port" ;;
     raw)
       [ "$deflate" = 1 ] && return 0
       printf '%s\n' "$BUILD/bench/bench_raw_echo" "$port" ;;

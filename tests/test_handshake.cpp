@@ -2,8 +2,24 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "websockets/client_check.hpp"
+#include "websockets/extensions/permessage_deflate.hpp"
+#include "websockets/http.hpp"
+#include "websockets/server_accept.hpp"
+// Only for accept_settings_of(server_options): no stream is used here.
+#include "websockets/server_handshake.hpp"
 
 #include "websockets/detail/base64.hpp"
 #include "websockets/detail/sha1.hpp"
@@ -271,4 +287,617 @@ TEST_CASE("check_response errors") {
       invalid_header_value);
   // Every failure is an invalid_handshake, for a client to catch at once.
   CHECK_THROWS_AS(check_response(with(valid_response(), accept, {}), key), invalid_handshake);
+}
+
+// ---- The server's accept decision (server_accept.hpp) ----------------------
+
+namespace {
+
+// RFC 9110's example date, 784111777 seconds after the epoch.
+constexpr std::time_t example_time = 784111777;
+constexpr std::string_view example_date = "Sun, 06 Nov 1994 08:49:37 GMT";
+constexpr std::string_view sample_accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+const accept_context at_example_time{.secure = false, .now = example_time};
+
+http_request handshake_request(headers h = valid_request()) {
+  http_request r;
+  r.path = "/chat?room=1";
+  r.headers = std::move(h);
+  return r;
+}
+
+// The settings of server_options{}, as server_handshake() makes them.
+accept_settings default_settings() {
+  static const server_options options;
+  return accept_settings_of(options);
+}
+
+// The response in `result.bytes`, parsed back: what the peer reads.
+http_response sent(const accept_result& result) {
+  REQUIRE(result.response);
+  http_response_parser parser;
+  const std::size_t head = parser.feed(result.bytes);
+  REQUIRE(parser.head_complete());
+  if (parser.body_expected())
+    parser.feed_body(std::string_view(result.bytes).substr(head));
+  else
+    CHECK(head == result.bytes.size());
+  // What was decided is what goes out (the reason phrase aside, which
+  // serialize() fills in).
+  CHECK(parser.message().status_code == result.response->status_code);
+  CHECK(parser.message().headers == result.response->headers);
+  CHECK(parser.message().body == result.response->body);
+  return parser.message();
+}
+
+// The message of the failure in `result`, which must be exactly an E.
+template <class E>
+std::string failure_of(const accept_result& result) {
+  REQUIRE(result.failure);
+  CHECK_FALSE(result.accepted());
+  try {
+    std::rethrow_exception(result.failure);
+  } catch (const E& e) {
+    CHECK(typeid(e) == typeid(E));
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("unexpected exception " << typeid(e).name() << ": " << e.what());
+  }
+  return {};
+}
+
+// Checks a refusal: its status, reason line and the headers every refusal
+// carries, with a Server header `server` (none when empty).
+http_response check_refusal(const accept_result& result, int status, std::string_view reason,
+                            std::string_view server = default_user_agent) {
+  const http_response r = sent(result);
+  CHECK(r.status_code == status);
+  CHECK_THAT(r.body,
+             Catch::StartsWith("WebSocket handshake refused: " + std::string(reason) + "\n"));
+  CHECK(r.headers.get("Content-Length") == std::to_string(r.body.size()));
+  CHECK(r.headers.get("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(r.headers.get("Connection") == "close");
+  CHECK(r.headers.get("Date") == example_date);
+  if (server.empty())
+    CHECK_FALSE(r.headers.contains("Server"));
+  else
+    CHECK(r.headers.get("Server") == server);
+  CHECK_FALSE(r.headers.contains("Sec-WebSocket-Accept"));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("accept_request: a valid request gets a 101 and opens the connection", "[accept]") {
+  auto result = accept_request(handshake_request(), default_settings(), at_example_time);
+  REQUIRE(result.accepted());
+  const http_response r = sent(result);
+  CHECK(r.status_code == 101);
+  CHECK_THAT(result.bytes, Catch::StartsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+  CHECK(r.headers.get("Upgrade") == "websocket");
+  CHECK(r.headers.get("Connection") == "Upgrade");
+  CHECK(r.headers.get("Sec-WebSocket-Accept") == sample_accept);
+  CHECK(r.headers.get("Date") == example_date);
+  CHECK(r.headers.get("Server") == default_user_agent);
+  CHECK_FALSE(r.headers.contains("Sec-WebSocket-Extensions"));
+  CHECK_FALSE(r.headers.contains("Sec-WebSocket-Protocol"));
+  CHECK_FALSE(r.headers.contains("Content-Length"));
+  CHECK(r.body.empty());
+
+  const opening_handshake& h = result.handshake;
+  CHECK(h.path == "/chat?room=1");
+  CHECK(h.request_headers == valid_request());
+  CHECK(h.response_headers == r.headers);
+  CHECK(h.host == "server.example.com");
+  CHECK(h.port == 80);
+  CHECK_FALSE(h.secure);
+  CHECK(h.extensions.empty());
+  CHECK(h.subprotocol == std::nullopt);
+  CHECK(h.leftover.empty());
+}
+
+TEST_CASE("accept_request: host and port come from Host, the default port from the scheme",
+          "[accept]") {
+  struct example {
+    std::string host_header;
+    bool secure;
+    std::string host;
+    std::uint16_t port;
+  };
+  for (const auto& e : std::vector<example>{{"example.com", false, "example.com", 80},
+                                            {"example.com", true, "example.com", 443},
+                                            {"example.com:8080", true, "example.com", 8080},
+                                            {"[::1]:9000", false, "::1", 9000},
+                                            {"[::1]", true, "::1", 443},
+                                            {"example.com:99999", false, "example.com", 80},
+                                            {"example.com:x1", false, "example.com", 80}}) {
+    INFO(e.host_header << (e.secure ? " over TLS" : ""));
+    const accept_context context{.secure = e.secure, .now = example_time};
+    auto result = accept_request(handshake_request(with(valid_request(), "Host", {e.host_header})),
+                                 default_settings(), context);
+    REQUIRE(result.accepted());
+    CHECK(result.handshake.host == e.host);
+    CHECK(result.handshake.port == e.port);
+    CHECK(result.handshake.secure == e.secure);
+  }
+}
+
+TEST_CASE("accept_request: a method other than GET gets 405 with Allow", "[accept]") {
+  auto request = handshake_request();
+  request.method = "POST";
+  auto result = accept_request(request, default_settings(), at_example_time);
+  const auto r = check_refusal(result, 405, "the method of a WebSocket handshake is GET");
+  CHECK(r.headers.get("Allow") == "GET");
+  CHECK(failure_of<invalid_message>(result) ==
+        "unsupported HTTP method \"POST\"; a WebSocket handshake is a GET");
+  // screen_request, which server_handshake() runs before process_request,
+  // decides the same.
+  auto screened = screen_request(request, default_settings(), at_example_time);
+  REQUIRE(screened);
+  CHECK(screened->bytes == result.bytes);
+  CHECK(screen_request(handshake_request(), default_settings(), at_example_time) == std::nullopt);
+}
+
+TEST_CASE("accept_request: an HTTP/1.0 request gets 400", "[accept]") {
+  auto request = handshake_request();
+  request.http_minor = 0;
+  auto result = accept_request(request, default_settings(), at_example_time);
+  const std::string reason = "HTTP/1.0 request; a WebSocket handshake needs HTTP/1.1";
+  check_refusal(result, 400, reason);
+  CHECK(failure_of<invalid_message>(result) == reason);
+  CHECK(screen_request(request, default_settings(), at_example_time));
+}
+
+TEST_CASE("accept_request: a request with a body gets 400", "[accept]") {
+  const std::string reason = "a WebSocket handshake request can't have a body";
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"Content-Length", "5"}, {"Content-Length", "00"}, {"Transfer-Encoding", "chunked"}}) {
+    INFO(name << ": " << value);
+    auto result = accept_request(handshake_request(with(valid_request(), name, {value})),
+                                 default_settings(), at_example_time);
+    check_refusal(result, 400, reason);
+    CHECK(failure_of<invalid_message>(result) == reason);
+  }
+  auto empty_body =
+      accept_request(handshake_request(with(valid_request(), "Content-Length", {"0"})),
+                     default_settings(), at_example_time);
+  CHECK(empty_body.accepted());
+}
+
+TEST_CASE("accept_request: a missing or repeated Host gets 400", "[accept]") {
+  auto missing = accept_request(handshake_request(with(valid_request(), "Host", {})),
+                                default_settings(), at_example_time);
+  check_refusal(missing, 400, "missing Host header");
+  CHECK(failure_of<invalid_header>(missing) == "missing Host header");
+  auto twice = accept_request(handshake_request(with(valid_request(), "Host", {"a", "b"})),
+                              default_settings(), at_example_time);
+  check_refusal(twice, 400, "invalid Host header: \"more than one Host header found\"");
+}
+
+TEST_CASE("accept_request: no WebSocket upgrade gets 426 with Upgrade", "[accept]") {
+  for (auto [name, values] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"Upgrade", {}},
+           {"Upgrade", {"h2c"}},
+           {"Connection", {}},
+           {"Connection", {"keep-alive"}}}) {
+    INFO(name << " " << values.size());
+    auto result = accept_request(handshake_request(with(valid_request(), name, values)),
+                                 default_settings(), at_example_time);
+    const std::string what = failure_of<invalid_upgrade>(result);
+    const auto r = check_refusal(result, 426, what);
+    CHECK(r.headers.get("Upgrade") == "websocket");
+    CHECK_THAT(r.body, Catch::EndsWith("\nThis address serves WebSocket connections: use a "
+                                       "WebSocket client.\n"));
+  }
+}
+
+TEST_CASE("accept_request: a bad Sec-WebSocket-Key gets 400", "[accept]") {
+  const std::string key = "Sec-WebSocket-Key";
+  auto missing = accept_request(handshake_request(with(valid_request(), key, {})),
+                                default_settings(), at_example_time);
+  check_refusal(missing, 400, "missing Sec-WebSocket-Key header");
+  CHECK(failure_of<invalid_header>(missing) == "missing Sec-WebSocket-Key header");
+  auto bad = accept_request(handshake_request(with(valid_request(), key, {"dGhl"})),
+                            default_settings(), at_example_time);
+  check_refusal(bad, 400, "invalid Sec-WebSocket-Key header: \"dGhl\"");
+  CHECK(failure_of<invalid_header_value>(bad) == "invalid Sec-WebSocket-Key header: \"dGhl\"");
+}
+
+TEST_CASE("accept_request: another WebSocket version gets 426 with Sec-WebSocket-Version: 13",
+          "[accept]") {
+  const std::string version = "Sec-WebSocket-Version";
+  auto result = accept_request(handshake_request(with(valid_request(), version, {"8"})),
+                               default_settings(), at_example_time);
+  const auto r = check_refusal(result, 426, "invalid Sec-WebSocket-Version header: \"8\"");
+  CHECK(r.headers.get(version) == "13");
+  CHECK_FALSE(r.headers.contains("Upgrade"));
+  CHECK_THAT(r.body, Catch::EndsWith("\nThis server speaks WebSocket version 13.\n"));
+  CHECK(failure_of<invalid_header_value>(result) == "invalid Sec-WebSocket-Version header: \"8\"");
+  // A missing version is a malformed request, not another version.
+  auto missing = accept_request(handshake_request(with(valid_request(), version, {})),
+                                default_settings(), at_example_time);
+  const auto m = check_refusal(missing, 400, "missing Sec-WebSocket-Version header");
+  CHECK_FALSE(m.headers.contains(version));
+}
+
+TEST_CASE("accept_request: an Origin that origins doesn't list gets 403", "[accept]") {
+  const std::vector<std::optional<std::string>> origins{"https://example.com", std::nullopt};
+  accept_settings settings = default_settings();
+  settings.origins = origins;
+  auto request_from = [](std::vector<std::string> origin) {
+    return handshake_request(with(valid_request(), "Origin", std::move(origin)));
+  };
+  CHECK(
+      accept_request(request_from({"https://example.com"}), settings, at_example_time).accepted());
+  CHECK(accept_request(request_from({}), settings, at_example_time).accepted());
+
+  auto other = accept_request(request_from({"https://evil.example"}), settings, at_example_time);
+  check_refusal(other, 403, "invalid Origin header: \"https://evil.example\"");
+  CHECK(failure_of<invalid_origin>(other) == "invalid Origin header: \"https://evil.example\"");
+  // Origins are compared exactly, case included.
+  CHECK(sent(accept_request(request_from({"https://EXAMPLE.com"}), settings, at_example_time))
+            .status_code == 403);
+  auto twice = accept_request(request_from({"https://example.com", "https://example.com"}),
+                              settings, at_example_time);
+  check_refusal(twice, 400, "invalid Origin header: \"more than one Origin header found\"");
+  failure_of<invalid_header>(twice);
+
+  const std::vector<std::optional<std::string>> only_example{"https://example.com"};
+  settings.origins = only_example;
+  auto none = accept_request(request_from({}), settings, at_example_time);
+  check_refusal(none, 403, "missing Origin header");
+  // No list: any Origin.
+  settings.origins = std::nullopt;
+  CHECK(
+      accept_request(request_from({"https://evil.example"}), settings, at_example_time).accepted());
+}
+
+TEST_CASE("accept_request: permessage-deflate is negotiated with the library's defaults",
+          "[accept]") {
+  auto offer = [](std::string value) {
+    return handshake_request(with(valid_request(), "Sec-WebSocket-Extensions", {std::move(value)}));
+  };
+  auto result = accept_request(offer("permessage-deflate; client_max_window_bits"),
+                               default_settings(), at_example_time);
+  REQUIRE(result.accepted());
+  CHECK(sent(result).headers.get("Sec-WebSocket-Extensions") ==
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+  REQUIRE(result.handshake.extensions.size() == 1);
+  CHECK(result.handshake.extensions[0]->name() == "permessage-deflate");
+
+  // An offer the factory declines gives way to the next one; a second
+  // permessage-deflate can't share RSV1 with the first.
+  result = accept_request(
+      offer("permessage-deflate; unknown=1, permessage-deflate; server_max_window_bits=10, "
+            "permessage-deflate"),
+      default_settings(), at_example_time);
+  REQUIRE(result.accepted());
+  CHECK(sent(result).headers.get("Sec-WebSocket-Extensions") ==
+        "permessage-deflate; server_max_window_bits=10");
+  CHECK(result.handshake.extensions.size() == 1);
+
+  // Unknown extensions are declined, and so is everything without deflate.
+  result = accept_request(offer("x-webkit-deflate-frame"), default_settings(), at_example_time);
+  REQUIRE(result.accepted());
+  CHECK_FALSE(sent(result).headers.contains("Sec-WebSocket-Extensions"));
+  CHECK(result.handshake.extensions.empty());
+  server_options no_compression{.compression = compression::none};
+  result = accept_request(offer("permessage-deflate"), accept_settings_of(no_compression),
+                          at_example_time);
+  REQUIRE(result.accepted());
+  CHECK_FALSE(sent(result).headers.contains("Sec-WebSocket-Extensions"));
+  CHECK(result.handshake.extensions.empty());
+
+  // A malformed header is a malformed request.
+  result = accept_request(offer("permessage-deflate;;"), default_settings(), at_example_time);
+  CHECK(sent(result).status_code == 400);
+  failure_of<invalid_header_format>(result);
+}
+
+TEST_CASE("accept_request: the settings' extension factories come first", "[accept]") {
+  server_options options;
+  options.extensions = {std::make_shared<server_permessage_deflate>(
+      server_deflate_options{.server_no_context_takeover = true, .server_max_window_bits = 9})};
+  auto result =
+      accept_request(handshake_request(with(valid_request(), "Sec-WebSocket-Extensions",
+                                            {"permessage-deflate", "permessage-deflate"})),
+                     accept_settings_of(options), at_example_time);
+  REQUIRE(result.accepted());
+  CHECK(sent(result).headers.get("Sec-WebSocket-Extensions") ==
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=9");
+  REQUIRE(result.handshake.extensions.size() == 1);
+  const auto& settings =
+      dynamic_cast<const permessage_deflate&>(*result.handshake.extensions[0]).settings();
+  CHECK(settings.local_no_context_takeover);
+  CHECK(settings.local_max_window_bits == 9);
+}
+
+TEST_CASE("accept_request: the subprotocol is chosen by rank or by select_subprotocol",
+          "[accept]") {
+  const std::vector<std::string> ours{"chat", "superchat"};
+  auto offering = [](std::vector<std::string> values) {
+    return handshake_request(with(valid_request(), "Sec-WebSocket-Protocol", std::move(values)));
+  };
+  accept_settings settings = default_settings();
+  settings.subprotocols = ours;
+  // superchat: 0 + 1; chat: 1 + 0; a tie goes to the client's first.
+  auto result = accept_request(offering({"superchat, chat"}), settings, at_example_time);
+  REQUIRE(result.accepted());
+  CHECK(sent(result).headers.get("Sec-WebSocket-Protocol") == "superchat");
+  CHECK(result.handshake.subprotocol == "superchat");
+  result = accept_request(offering({"other", "chat"}), settings, at_example_time);
+  CHECK(result.handshake.subprotocol == "chat");
+  result = accept_request(offering({"other"}), settings, at_example_time);
+  REQUIRE(result.accepted());
+  CHECK(result.handshake.subprotocol == std::nullopt);
+  CHECK_FALSE(sent(result).headers.contains("Sec-WebSocket-Protocol"));
+  // A server without subprotocols picks none.
+  CHECK(accept_request(offering({"chat"}), default_settings(), at_example_time)
+            .handshake.subprotocol == std::nullopt);
+
+  std::vector<std::string> seen;
+  settings.select_subprotocol = [&](std::span<const std::string> client,
+                                    std::span<const std::string> server) {
+    seen.assign(client.begin(), client.end());
+    CHECK(std::vector<std::string>(server.begin(), server.end()) ==
+          std::vector<std::string>{"chat", "superchat"});
+    return std::optional<std::string>(client.back());
+  };
+  result = accept_request(offering({"superchat", "chat"}), settings, at_example_time);
+  CHECK(seen == std::vector<std::string>{"superchat", "chat"});
+  CHECK(result.handshake.subprotocol == "chat");
+  CHECK(sent(result).headers.get("Sec-WebSocket-Protocol") == "chat");
+
+  settings.select_subprotocol = [](auto, auto) { return std::optional<std::string>("mine"); };
+  result = accept_request(offering({"chat"}), settings, at_example_time);
+  CHECK(sent(result).status_code == 500);
+  CHECK(failure_of<std::logic_error>(result) ==
+        "select_subprotocol returned \"mine\", which the client didn't offer");
+  settings.select_subprotocol = [](auto, auto) -> std::optional<std::string> {
+    throw std::runtime_error("no luck");
+  };
+  result = accept_request(offering({"chat"}), settings, at_example_time);
+  CHECK(sent(result).body == "Internal server error.\n");
+  CHECK(failure_of<std::runtime_error>(result) == "no luck");
+}
+
+TEST_CASE("accept_request: extra_headers, a value or a function of the request", "[accept]") {
+  server_options fixed{.extra_headers = {{"X-Served-By", "node-3"}, {"Date", "yesterday"}}};
+  auto result = accept_request(handshake_request(), accept_settings_of(fixed), at_example_time);
+  REQUIRE(result.accepted());
+  auto r = sent(result);
+  CHECK(r.headers.get("X-Served-By") == "node-3");
+  CHECK(r.headers.get_all("Date") == std::vector<std::string_view>{"yesterday"});
+  CHECK(result.handshake.response_headers == r.headers);
+
+  server_options computed{.extra_headers = [](std::string_view path, const headers& request) {
+    return headers{{"X-Path", std::string(path)},
+                   {"X-Key", std::string(request["Sec-WebSocket-Key"])},
+                   {"Server", "custom"}};
+  }};
+  result = accept_request(handshake_request(), accept_settings_of(computed), at_example_time);
+  r = sent(result);
+  CHECK(r.headers.get("X-Path") == "/chat?room=1");
+  CHECK(r.headers.get("X-Key") == "dGhlIHNhbXBsZSBub25jZQ==");
+  CHECK(r.headers.get_all("Server") == std::vector<std::string_view>{"custom"});
+
+  // Not for refusals.
+  auto refused = accept_request(handshake_request(with(valid_request(), "Upgrade", {})),
+                                accept_settings_of(fixed), at_example_time);
+  CHECK_FALSE(sent(refused).headers.contains("X-Served-By"));
+
+  // A header that can't be sent, or a function that throws: 500.
+  server_options broken{.extra_headers = {{"X-Bad", "a\r\nb"}}};
+  result = accept_request(handshake_request(), accept_settings_of(broken), at_example_time);
+  r = sent(result);
+  CHECK(r.status_code == 500);
+  CHECK(r.body == "Internal server error.\n");
+  CHECK(r.headers.get("Connection") == "close");
+  failure_of<std::invalid_argument>(result);
+  server_options throwing{.extra_headers = [](std::string_view, const headers&) -> headers {
+    throw std::runtime_error("extra");
+  }};
+  result = accept_request(handshake_request(), accept_settings_of(throwing), at_example_time);
+  CHECK(sent(result).status_code == 500);
+  CHECK(failure_of<std::runtime_error>(result) == "extra");
+}
+
+TEST_CASE("accept_request: the Server header, on or off", "[accept]") {
+  server_options named{.server_header = "demo/2"};
+  CHECK(sent(accept_request(handshake_request(), accept_settings_of(named), at_example_time))
+            .headers.get("Server") == "demo/2");
+  server_options anonymous{.server_header = ""};
+  const auto settings = accept_settings_of(anonymous);
+  CHECK_FALSE(sent(accept_request(handshake_request(), settings, at_example_time))
+                  .headers.contains("Server"));
+  auto refused = accept_request(handshake_request(with(valid_request(), "Host", {})), settings,
+                                at_example_time);
+  check_refusal(refused, 400, "missing Host header", "");
+  // accept_settings on its own sends none either.
+  CHECK_FALSE(sent(accept_request(handshake_request(), accept_settings{}, at_example_time))
+                  .headers.contains("Server"));
+}
+
+TEST_CASE("respond_instead: process_request's response, completed", "[accept]") {
+  http_response unauthorized;
+  unauthorized.status_code = 401;
+  unauthorized.headers.add("WWW-Authenticate", "Basic realm=\"chat\"");
+  unauthorized.body = "who?";
+  auto result = respond_instead(unauthorized, default_settings(), at_example_time);
+  auto r = sent(result);
+  CHECK(r.status_code == 401);
+  CHECK(r.body == "who?");
+  CHECK(r.headers.get("WWW-Authenticate") == "Basic realm=\"chat\"");
+  CHECK(r.headers.get("Content-Length") == "4");
+  CHECK(r.headers.get("Content-Type") == "text/plain; charset=utf-8");
+  CHECK(r.headers.get("Connection") == "close");
+  CHECK(r.headers.get("Date") == example_date);
+  CHECK(r.headers.get("Server") == default_user_agent);
+  try {
+    std::rethrow_exception(result.failure);
+  } catch (const abort_handshake& e) {
+    CHECK(e.status() == 401);
+    CHECK(e.body() == "who?");
+    CHECK(e.headers() == std::vector<std::pair<std::string, std::string>>{
+                             {"WWW-Authenticate", "Basic realm=\"chat\""}});
+  }
+
+  // Its own fields stay; a 204 gets no Content-Length.
+  http_response health;
+  health.status_code = 204;
+  health.headers.add("Connection", "keep-alive");
+  health.headers.add("Date", "now");
+  r = sent(respond_instead(health, default_settings(), at_example_time));
+  CHECK(r.headers.get_all("Connection") == std::vector<std::string_view>{"keep-alive"});
+  CHECK(r.headers.get_all("Date") == std::vector<std::string_view>{"now"});
+  CHECK_FALSE(r.headers.contains("Content-Length"));
+  CHECK_FALSE(r.headers.contains("Content-Type"));
+
+  // A 101, or a response that can't be sent, is a 500.
+  result = respond_instead(http_response{}, default_settings(), at_example_time);
+  CHECK(sent(result).status_code == 500);
+  CHECK(failure_of<std::invalid_argument>(result) == "process_request returned a 101 response");
+  http_response broken;
+  broken.status_code = 200;
+  broken.headers.add("X-Bad", "a\nb");
+  result = respond_instead(broken, default_settings(), at_example_time);
+  CHECK(sent(result).status_code == 500);
+  failure_of<std::invalid_argument>(result);
+}
+
+TEST_CASE("refuse: the response for each failure, or none", "[accept]") {
+  auto result =
+      refuse(std::make_exception_ptr(cancel_handshake()), default_settings(), at_example_time);
+  CHECK_FALSE(result.response);
+  CHECK(result.bytes.empty());
+  failure_of<cancel_handshake>(result);
+  result = refuse(
+      std::make_exception_ptr(std::system_error(std::make_error_code(std::errc::connection_reset))),
+      default_settings(), at_example_time);
+  CHECK_FALSE(result.response);
+  CHECK(result.bytes.empty());
+
+  result = refuse(std::make_exception_ptr(invalid_message("bad head")), default_settings(),
+                  at_example_time);
+  check_refusal(result, 400, "bad head");
+  CHECK(failure_of<invalid_message>(result) == "bad head");
+
+  result = refuse(std::make_exception_ptr(std::runtime_error("oops")), default_settings(),
+                  at_example_time);
+  auto r = sent(result);
+  CHECK(r.status_code == 500);
+  CHECK(r.body == "Internal server error.\n");
+  CHECK(r.headers.get("Content-Length") == "23");
+
+  result = refuse(std::make_exception_ptr(abort_handshake(418, {{"X-Tea", "yes"}}, "short")),
+                  default_settings(), at_example_time);
+  r = sent(result);
+  CHECK(r.status_code == 418);
+  CHECK(r.body == "short");
+  CHECK(r.headers.get("X-Tea") == "yes");
+  failure_of<abort_handshake>(result);
+}
+
+TEST_CASE("accept_settings_of: the handshake fields of server_options", "[accept]") {
+  server_options options{.compression = compression::none,
+                         .origins = {{"https://a.example"}},
+                         .subprotocols = {"chat"},
+                         .server_header = "x/1"};
+  const accept_settings s = accept_settings_of(options);
+  CHECK_FALSE(s.deflate);
+  REQUIRE(s.origins);
+  CHECK(s.origins->size() == 1);
+  CHECK(s.origins->data() == options.origins->data());
+  CHECK(s.subprotocols.data() == options.subprotocols.data());
+  CHECK(s.server_header == "x/1");
+  CHECK_FALSE(s.select_subprotocol);
+  CHECK_FALSE(s.extra_headers);
+  CHECK(accept_settings_of(server_options{}).deflate);
+  CHECK_FALSE(accept_settings_of(server_options{}).origins);
+}
+
+// ---- The client's check of the response (client_check.hpp) -----------------
+
+namespace {
+
+constexpr std::string_view sample_key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+http_response switching_protocols(headers h = valid_response()) {
+  http_response r;
+  r.headers = std::move(h);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("check_handshake_response: a 101 that answers the key", "[client_check]") {
+  const client_offer offer{.key = sample_key};
+  auto h = check_handshake_response(switching_protocols(), offer);
+  CHECK(h.response_headers == valid_response());
+  CHECK(h.subprotocol == std::nullopt);
+  CHECK(h.extensions.empty());
+
+  CHECK_THROWS_AS(
+      check_handshake_response(
+          switching_protocols(with(valid_response(), "Sec-WebSocket-Accept", {"x"})), offer),
+      invalid_header_value);
+  CHECK_THROWS_AS(
+      check_handshake_response(switching_protocols(with(valid_response(), "Upgrade", {})), offer),
+      invalid_upgrade);
+  const client_offer other_key{.key = "AAAAAAAAAAAAAAAAAAAAAA=="};
+  CHECK_THROWS_AS(check_handshake_response(switching_protocols(), other_key), invalid_header_value);
+}
+
+TEST_CASE("check_handshake_response: another status is invalid_status_code", "[client_check]") {
+  http_response refusal;
+  refusal.status_code = 403;
+  refusal.headers.add("Content-Length", "3");
+  refusal.body = "no\n";
+  try {
+    check_handshake_response(refusal, client_offer{.key = sample_key});
+    FAIL("no exception");
+  } catch (const invalid_status_code& e) {
+    CHECK(e.status_code() == 403);
+    CHECK(e.headers() == std::vector<std::pair<std::string, std::string>>{{"Content-Length", "3"}});
+    CHECK(e.body() == "no\n");
+  }
+}
+
+TEST_CASE("check_handshake_response: extensions must answer an offer", "[client_check]") {
+  const client_permessage_deflate deflate;
+  const std::vector<const client_extension_factory*> factories{&deflate};
+  const client_offer offer{.key = sample_key, .extensions = factories};
+  auto answer = [](std::string value) {
+    return switching_protocols(with(valid_response(), "Sec-WebSocket-Extensions", {value}));
+  };
+  auto h = check_handshake_response(
+      answer("permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"), offer);
+  REQUIRE(h.extensions.size() == 1);
+  const auto& s = dynamic_cast<const permessage_deflate&>(*h.extensions[0]).settings();
+  CHECK(s.remote_max_window_bits == 12);
+  CHECK(s.local_max_window_bits == 12);
+
+  CHECK_THROWS_WITH(check_handshake_response(answer("x-unknown"), offer),
+                    "the server accepted extension \"x-unknown\", which this client didn't offer");
+  // The factory's own reason: a parameter the client can't accept.
+  CHECK_THROWS_AS(
+      check_handshake_response(answer("permessage-deflate; server_max_window_bits=99"), offer),
+      negotiation_error);
+  const client_offer none{.key = sample_key};
+  CHECK_THROWS_AS(check_handshake_response(answer("permessage-deflate"), none), negotiation_error);
+}
+
+TEST_CASE("check_handshake_response: the subprotocol must be one offered", "[client_check]") {
+  const std::vector<std::string> offered{"chat", "superchat"};
+  const client_offer offer{.key = sample_key, .subprotocols = offered};
+  auto chosen = [](std::vector<std::string> values) {
+    return switching_protocols(with(valid_response(), "Sec-WebSocket-Protocol", std::move(values)));
+  };
+  CHECK(check_handshake_response(chosen({"superchat"}), offer).subprotocol == "superchat");
+  CHECK_THROWS_WITH(check_handshake_response(chosen({"other"}), offer),
+                    "the server chose subprotocol \"other\", which this client didn't offer");
+  CHECK_THROWS_AS(check_handshake_response(chosen({"other"}), offer), negotiation_error);
+  CHECK_THROWS_AS(check_handshake_response(chosen({"chat, superchat"}), offer), invalid_header);
+  CHECK_THROWS_AS(check_handshake_response(chosen({"chat", "chat"}), offer), invalid_header);
 }

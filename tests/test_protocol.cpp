@@ -624,3 +624,178 @@ TEST_CASE("a peer that pings without reading gets only the newest pong", "[proto
   CHECK(frames[0].op == opcode::pong);
   CHECK(frames[0].data == "ping 99");
 }
+
+namespace {
+
+// Every byte the protocol wants to send, as it would go on the wire.
+std::string sent_bytes(protocol& p) {
+  output_batch batch;
+  p.take_output(batch);
+  std::string bytes;
+  for (auto piece : batch.pieces())
+    bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  p.record_sent(batch.size());
+  return bytes;
+}
+
+// A frame that breaks the protocol, after a valid message, with the close
+// code it gets.
+struct late_violation {
+  const char* what;
+  std::string bytes;
+  std::uint16_t code;
+  std::optional<std::size_t> max_size = std::size_t{1} << 20;
+};
+
+std::vector<late_violation> late_violations(role peer) {
+  std::vector<late_violation> v = {
+      {"RSV2 without an extension", wire(peer, opcode::text, "x"),
+       code_of(close_code::protocol_error)},
+      {"reserved opcode 5", wire(peer, opcode::text, "x"), code_of(close_code::protocol_error)},
+      {"reserved control opcode 13", wire(peer, opcode::text, "x"),
+       code_of(close_code::protocol_error)},
+      {"continuation without a message", wire(peer, opcode::cont, "x", false),
+       code_of(close_code::protocol_error)},
+      {"one-byte close payload", wire(peer, opcode::close, "\x03"),
+       code_of(close_code::protocol_error)},
+      {"invalid UTF-8", wire(peer, opcode::text, "ab\xc0\xafz"),
+       code_of(close_code::invalid_payload)},
+      {"over max_size", wire(peer, opcode::binary, std::string(1001, 'x')),
+       code_of(close_code::message_too_big), 1000},
+  };
+  v[0].bytes[0] = static_cast<char>(0x80 | 0x20 | static_cast<int>(opcode::text));
+  v[1].bytes[0] = static_cast<char>(0x80 | 5);
+  v[2].bytes[0] = static_cast<char>(0x80 | 13);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("a deferred failure: what came before is delivered and answered first", "[protocol]") {
+  for (role self : {role::server, role::client}) {
+    const role peer = self == role::server ? role::client : role::server;
+    for (const auto& v : late_violations(peer)) {
+      INFO(v.what << (self == role::server ? " (server)" : " (client)"));
+      protocol p(self, v.max_size);
+      p.defer_failure(true);
+      // A message and a ping, the violation, then a ping and a message that
+      // must not be looked at, all in one read.
+      p.receive_data(wire(peer, opcode::text, "Hello") + wire(peer, opcode::ping, "p") + v.bytes +
+                     wire(peer, opcode::ping, "after") + wire(peer, opcode::text, "after"));
+      auto events = drain(p);
+      REQUIRE(events.size() == 2);
+      CHECK(events[0].type == event::kind::message);
+      CHECK(events[0].data == "Hello");
+      CHECK(events[1].type == event::kind::ping);
+      CHECK(events[1].data == "p");
+      // Recorded, not acted on: still open, no close frame, no failure yet.
+      REQUIRE(p.failure_pending());
+      CHECK(p.closing_progress() == closing_step::failing);
+      CHECK(p.state() == connection_state::open);
+      CHECK(p.failure().empty());
+      CHECK_FALSE(p.close_sent());
+      CHECK_FALSE(p.should_close_transport());
+      CHECK(p.buffered() == 0);  // what followed the violation is dropped
+      // The application answers the message; more bytes from the peer are
+      // dropped unparsed.
+      p.send_data(opcode::text, std::string_view("Hello"));
+      p.receive_data(wire(peer, opcode::ping, "later"));
+      CHECK(drain(p).empty());
+      p.commit_failure();
+      CHECK_FALSE(p.failure_pending());
+      CHECK_FALSE(p.failure().empty());
+      REQUIRE(p.close_sent());
+      CHECK(p.close_sent()->code == v.code);
+      CHECK(p.state() == connection_state::closing);
+      CHECK(p.closing_progress() == closing_step::transport);
+      // The pong to the ping before the violation, the answer, then the
+      // close frame, and nothing for what came after.
+      if (self == role::server) {
+        CHECK(sent_bytes(p) ==
+              wire(role::server, opcode::pong, "p") + wire(role::server, opcode::text, "Hello") +
+                  wire(role::server, opcode::close, close_payload(v.code, p.close_sent()->reason)));
+      } else {
+        auto frames = sent_frames(p);  // masked: compared once unmasked
+        REQUIRE(frames.size() == 3);
+        CHECK(frames[0].op == opcode::pong);
+        CHECK(frames[0].data == "p");
+        CHECK(frames[1].op == opcode::text);
+        CHECK(frames[1].data == "Hello");
+        CHECK(close_of(frames[2]).first == v.code);
+      }
+      // Once that is written, a server closes TCP; a client waits.
+      CHECK(p.should_close_transport() == (self == role::server));
+      p.receive_data(wire(peer, opcode::ping, "z"));
+      CHECK(drain(p).empty());
+      CHECK_FALSE(p.has_output());
+      CHECK_THROWS_AS(p.send_data(opcode::text, std::string_view("late")), invalid_state);
+    }
+  }
+}
+
+TEST_CASE("without deferral the close frame goes out before any answer", "[protocol]") {
+  for (const auto& v : late_violations(role::client)) {
+    INFO(v.what);
+    protocol p(role::server, v.max_size);
+    p.receive_data(wire(role::client, opcode::text, "Hello") + v.bytes);
+    auto events = drain(p);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].data == "Hello");
+    CHECK_FALSE(p.failure_pending());
+    CHECK(p.closing_progress() == closing_step::transport);
+    REQUIRE(p.close_sent());
+    CHECK(p.close_sent()->code == v.code);
+    CHECK_THROWS_AS(p.send_data(opcode::text, std::string_view("Hello")), invalid_state);
+  }
+}
+
+TEST_CASE("a deferred failure is committed by send_close(), fail() and the end of TCP",
+          "[protocol]") {
+  const std::string bad = wire(role::client, opcode::cont, "x");
+  SECTION("send_close() sends the violation's code") {
+    protocol p(role::server);
+    p.defer_failure(true);
+    p.receive_data(bad);
+    CHECK(drain(p).empty());
+    REQUIRE(p.failure_pending());
+    p.send_close(code_of(close_code::normal_closure));
+    CHECK_FALSE(p.failure_pending());
+    require_failed(p, code_of(close_code::protocol_error));
+  }
+  SECTION("fail() sends the violation's code") {
+    protocol p(role::server);
+    p.defer_failure(true);
+    p.receive_data(bad);
+    CHECK(drain(p).empty());
+    p.fail(code_of(close_code::internal_error), "keepalive ping timeout");
+    require_failed(p, code_of(close_code::protocol_error));
+    CHECK(p.failure().find("continuation") != std::string::npos);
+  }
+  SECTION("an EOF ends it without a close frame") {
+    protocol p(role::client);
+    p.defer_failure(true);
+    p.receive_data(wire(role::server, opcode::cont, "x"));
+    CHECK(drain(p).empty());
+    REQUIRE(p.failure_pending());
+    p.receive_eof();
+    CHECK(drain(p).empty());
+    CHECK_FALSE(p.failure_pending());
+    CHECK(p.state() == connection_state::closed);
+    CHECK(p.failure().find("continuation") != std::string::npos);
+    CHECK_FALSE(p.has_output());
+    CHECK(p.close_code() == code_of(close_code::abnormal_closure));
+  }
+  SECTION("once a close frame was sent, a violation fails at once") {
+    protocol p(role::server);
+    p.defer_failure(true);
+    p.send_close(code_of(close_code::normal_closure));
+    CHECK(sent_frames(p).size() == 1);
+    p.receive_data(bad);
+    CHECK(drain(p).empty());
+    CHECK_FALSE(p.failure_pending());
+    CHECK_FALSE(p.failure().empty());
+    CHECK(p.closing_progress() == closing_step::transport);
+    CHECK_FALSE(p.has_output());  // the close frame already went
+    CHECK(p.should_close_transport());
+  }
+}

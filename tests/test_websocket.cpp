@@ -660,3 +660,250 @@ TEST_CASE("destroying the io_context with coroutines suspended on a connection f
   }
   CHECK(destroyed == 2);
 }
+
+namespace {
+
+// A frame as the peer of a `self` endpoint sends it: masked to a server.
+std::string from_peer(role self, opcode op, std::string_view data, bool rsv2 = false) {
+  frame f;
+  f.op = op;
+  f.rsv2 = rsv2;
+  f.data = std::string(data);
+  const websockets::detail::mask_key key{std::byte{0x11}, std::byte{0x22}, std::byte{0x33},
+                                         std::byte{0x44}};
+  return serialize_frame(f, self == role::server ? std::optional(key) : std::nullopt);
+}
+
+// A valid text message, then a frame that breaks the protocol (RSV2
+// without an extension), as Autobahn's case 3.2 sends them.
+std::string message_then_violation(role self) {
+  return from_peer(self, opcode::text, "Hello") + from_peer(self, opcode::text, "bad", true);
+}
+
+// Reads what an endpoint sends, frame by frame, as a raw peer.
+template <class Stream>
+class frame_reader {
+ public:
+  explicit frame_reader(Stream& s) : stream_(s) {}
+
+  // The next whole frame, or none once the stream ended.
+  asio::awaitable<std::optional<frame>> next() {
+    while (true) {
+      frame f;
+      const std::size_t n = parse_frame(std::as_bytes(std::span(buf_.data(), buf_.size())), f);
+      if (n > 0) {
+        buf_.erase(0, n);
+        co_return f;
+      }
+      if (ended_) co_return std::nullopt;
+      std::array<char, 4096> chunk;
+      std::error_code ec;
+      const std::size_t got = co_await stream_.async_read_some(
+          asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+      buf_.append(chunk.data(), got);
+      if (ec) ended_ = true;
+    }
+  }
+
+  // Expects the next frame to be a close frame with `code`.
+  asio::awaitable<void> expect_close(std::uint16_t code) {
+    auto f = co_await next();
+    REQUIRE(f);
+    REQUIRE(f->op == opcode::close);
+    REQUIRE(parse_close(f->data).first == code);
+  }
+
+  // Expects the stream to end with nothing more in it.
+  asio::awaitable<void> expect_end() {
+    auto f = co_await next();
+    REQUIRE_FALSE(f);
+    REQUIRE(buf_.empty());
+  }
+
+ private:
+  Stream& stream_;
+  std::string buf_;
+  bool ended_ = false;
+};
+
+// Bytes the peer sent that `ws` hasn't read from its stream yet.
+std::size_t unread(basic_websocket<test_stream>& ws) {
+  return ws.next_layer().stats().inbound;
+}
+std::size_t unread(basic_websocket<asio::ip::tcp::socket>& ws) {
+  std::error_code ec;
+  return ws.next_layer().available(ec);
+}
+
+// Waits until `done()` holds; false if it still doesn't after `limit` (a
+// bound for something that must happen, not a measurement).
+template <class F>
+asio::awaitable<bool> eventually(const F& done, duration limit = 20s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) co_return false;
+    co_await sleep_for(1ms);
+  }
+  co_return true;
+}
+
+const char* role_name(role r) {
+  return r == role::server ? "server" : "client";
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a message and a violation in one read: the answer goes out before the close",
+                   "[websocket]", test_stream_pair, tcp_pair) {
+  using stream_type = typename TestType::stream_type;
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    for (role self : {role::server, role::client}) {
+      INFO(role_name(self));
+      auto [a, b] = co_await TestType::make(ex);
+      basic_websocket<stream_type> ws(std::move(b), self, quiet_options());
+      // An echo handler.
+      std::optional<std::uint16_t> sent_code;
+      std::exception_ptr error;
+      bool done = false;
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            try {
+              auto m = co_await ws.recv();
+              co_await ws.send(m);
+              co_await ws.recv();
+            } catch (const connection_closed_error& e) {
+              sent_code = e.sent_code();
+            } catch (...) {
+              error = std::current_exception();
+            }
+            done = true;
+          },
+          asio::detached);
+      // The message, the violation and a ping, in one write.
+      const std::string bytes =
+          message_then_violation(self) + from_peer(self, opcode::ping, "after");
+      co_await asio::async_write(a, asio::buffer(bytes), asio::use_awaitable);
+      frame_reader<stream_type> peer(a);
+      auto echo = co_await peer.next();
+      REQUIRE(echo);
+      REQUIRE(echo->op == opcode::text);
+      REQUIRE(echo->data == "Hello");
+      // Then the close frame: no pong for the ping after the violation.
+      co_await peer.expect_close(code_of(close_code::protocol_error));
+      if (self == role::server) co_await peer.expect_end();  // the server closed TCP
+      websockets::detail::close_stream(a);
+      const auto is_done = [&] { return done; };
+      const bool finished = co_await eventually(is_done);
+      REQUIRE(finished);
+      if (error) std::rethrow_exception(error);
+      REQUIRE(sent_code == code_of(close_code::protocol_error));
+    }
+  });
+}
+
+TEMPLATE_TEST_CASE(
+    "a handler that never calls recv() again: the close goes out after close_timeout",
+    "[websocket]", test_stream_pair, tcp_pair) {
+  using stream_type = typename TestType::stream_type;
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    for (role self : {role::server, role::client}) {
+      INFO(role_name(self));
+      auto [a, b] = co_await TestType::make(ex);
+      connection_options o = quiet_options();
+      o.close_timeout = 300ms;
+      basic_websocket<stream_type> ws(std::move(b), self, o);
+      bool answered = false;
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            auto m = co_await ws.recv();
+            co_await ws.send(m);
+            answered = true;
+          },
+          asio::detached);
+      const auto start = std::chrono::steady_clock::now();
+      const std::string bytes = message_then_violation(self);
+      co_await asio::async_write(a, asio::buffer(bytes), asio::use_awaitable);
+      frame_reader<stream_type> peer(a);
+      auto echo = co_await peer.next();
+      REQUIRE(echo);
+      REQUIRE(echo->data == "Hello");
+      co_await peer.expect_close(code_of(close_code::protocol_error));
+      // The close waited for close_timeout (a timer never fires early), and
+      // no longer than a generous bound.
+      const auto took = std::chrono::steady_clock::now() - start;
+      REQUIRE(answered);
+      REQUIRE(took >= *o.close_timeout);
+      REQUIRE(took < 10s);
+      if (self == role::server) co_await peer.expect_end();
+      websockets::detail::close_stream(a);
+      co_await ws.wait_closed();
+      REQUIRE(ws.is_closed());
+      REQUIRE(ws.close_code() == code_of(close_code::abnormal_closure));
+    }
+  });
+}
+
+TEMPLATE_TEST_CASE("a peer that keeps sending after a violation gets nothing more read",
+                   "[websocket]", test_stream_pair, tcp_pair) {
+  using stream_type = typename TestType::stream_type;
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    for (role self : {role::server, role::client}) {
+      INFO(role_name(self));
+      auto [a, b] = co_await TestType::make(ex);
+      connection_options o = quiet_options();
+      o.close_timeout = 20s;  // the timer plays no part here
+      basic_websocket<stream_type> ws(std::move(b), self, o);
+      // The handler answers the message, then is busy until `go`.
+      asio::steady_timer go(ex, std::chrono::hours(1));
+      std::optional<std::uint16_t> sent_code;
+      std::exception_ptr error;
+      bool done = false;
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            try {
+              auto m = co_await ws.recv();
+              co_await ws.send(m);
+              std::error_code ec;
+              co_await go.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+              co_await ws.recv();
+            } catch (const connection_closed_error& e) {
+              sent_code = e.sent_code();
+            } catch (...) {
+              error = std::current_exception();
+            }
+            done = true;
+          },
+          asio::detached);
+      const std::string bytes = message_then_violation(self);
+      co_await asio::async_write(a, asio::buffer(bytes), asio::use_awaitable);
+      frame_reader<stream_type> peer(a);
+      auto echo = co_await peer.next();
+      REQUIRE(echo);
+      REQUIRE(echo->data == "Hello");
+      // More after the violation: a ping and a message. They stay unread.
+      const std::string more =
+          from_peer(self, opcode::ping, "late") + from_peer(self, opcode::text, "late");
+      co_await asio::async_write(a, asio::buffer(more), asio::use_awaitable);
+      const auto all_there = [&] { return unread(ws) == more.size(); };
+      const bool there = co_await eventually(all_there);
+      REQUIRE(there);
+      co_await sleep_for(50ms);  // time for a reader to take them, if one ran
+      REQUIRE(unread(ws) == more.size());
+      REQUIRE(ws.is_open());  // the close waits for the handler
+      // The handler asks for the next message: the close goes out, and
+      // nothing answers the late ping.
+      go.cancel();
+      co_await peer.expect_close(code_of(close_code::protocol_error));
+      if (self == role::server) co_await peer.expect_end();
+      websockets::detail::close_stream(a);
+      const auto is_done = [&] { return done; };
+      const bool finished = co_await eventually(is_done);
+      REQUIRE(finished);
+      if (error) std::rethrow_exception(error);
+      REQUIRE(sent_code == code_of(close_code::protocol_error));
+    }
+  });
+}

@@ -1,1 +1,1 @@
-websockets_add_test(test_websocket test_websocket.cpp LABELS mt)
+websockets_add_test(test_websocket test_websocket.cpp test_connection_parts.cpp LABELS mt)

@@ -121,7 +121,7 @@ class any_stream {
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
-          visit([&](auto& s) { s.async_read_some(b, std::move(handler)); });
+          this->visit([&](auto& s) { s.async_read_some(b, std::move(handler)); });
         },
         token, buffers);
   }
@@ -130,7 +130,7 @@ class any_stream {
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b) {
-          visit([&](auto& s) { s.async_write_some(b, std::move(handler)); });
+          this->visit([&](auto& s) { s.async_write_some(b, std::move(handler)); });
         },
         token, buffers);
   }

@@ -16,40 +16,19 @@
 //   invalid_handshake      (and its other subclasses) a bad 101 response
 #pragma once
 
-#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/ip/tcp.hpp>
-#include <asio/local/stream_protocol.hpp>
-#include <asio/redirect_error.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/strand.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
-#include <cstdint>
-#include <exception>
+#include <concepts>
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
-#include <vector>
 
 #include "websockets/any_stream.hpp"
-#include "websockets/client_handshake.hpp"
+#include "websockets/detail/coawait_guard.hpp"
+#include "websockets/impl/client_connect.hpp"
 #include "websockets/options.hpp"
-#include "websockets/uri.hpp"
 #include "websockets/websocket.hpp"
-
-#ifdef WEBSOCKETS_WITH_OPENSSL
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-
-#include <asio/ssl/context.hpp>
-#include <asio/ssl/stream.hpp>
-#endif
 
 namespace websockets {
 
@@ -61,222 +40,52 @@ using client_connection = basic_websocket<any_stream>;
 // The TLS context connect() uses when client_options has none: TLS 1.2 or
 // later, the system's trusted CAs, the peer's certificate verified. Made
 // once and shared.
-inline std::shared_ptr<asio::ssl::context> default_ssl_context() {
-  static const std::shared_ptr<asio::ssl::context> context = [] {
-    auto c = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    c->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                   asio::ssl::context::no_tlsv1_1);
-    c->set_default_verify_paths();
-    c->set_verify_mode(asio::ssl::verify_peer);
-    return c;
-  }();
-  return context;
-}
+inline std::shared_ptr<asio::ssl::context> default_ssl_context();
 #endif
-
-namespace detail {
-
-// "example.com:443", "[::1]:8765", for messages.
-inline std::string host_and_port(std::string_view host, std::uint16_t port) {
-  std::string out;
-  if (host.find(':') != std::string_view::npos) {
-    out += '[';
-    out += host;
-    out += ']';
-  } else {
-    out += host;
-  }
-  return out + ":" + std::to_string(port);
-}
-
-// One connection being opened, shared with the open_timeout timer.
-struct client_attempt {
-  client_attempt(const asio::any_io_executor& io, const asio::any_io_executor& serial,
-                 any_stream st)
-      : timer(serial), resolver(io), stream(std::move(st)) {}
-
-  asio::steady_timer timer;
-  asio::ip::tcp::resolver resolver;
-  any_stream stream;
-  bool opening = true;
-  bool timed_out = false;
-};
-
-// Resolves the URI's host (unless it is an IP address) and connects to the
-// first address that answers.
-inline asio::awaitable<void> connect_tcp(client_attempt& a, const websocket_uri& uri,
-                                         const std::string& where) {
-  std::error_code ec;
-  std::vector<asio::ip::tcp::endpoint> endpoints;
-  const auto literal = asio::ip::make_address(uri.host, ec);
-  if (!ec) {
-    endpoints.emplace_back(literal, uri.port);  // no trip through the resolver's thread
-  } else {
-    const std::string service = std::to_string(uri.port);
-    auto results = co_await a.resolver.async_resolve(uri.host, service,
-                                                     asio::ip::resolver_base::numeric_service,
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) throw std::system_error(ec, "can't resolve " + where);
-    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
-  }
-  auto& socket = *a.stream.tcp();
-  std::error_code last = asio::error::host_not_found;
-  for (const auto& endpoint : endpoints) {
-    if (a.timed_out) break;
-    socket.close(ec);
-    co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
-    last = ec;
-    if (!ec) break;
-  }
-  if (last) throw std::system_error(last, "can't connect to " + where);
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);
-}
-
-#ifdef WEBSOCKETS_WITH_OPENSSL
-// The TLS handshake, with SNI and the host name checked by OpenSSL against
-// the certificate (as an IP address for an IP literal).
-inline asio::awaitable<void> start_tls(any_stream::tls_stream& tls, const websocket_uri& uri,
-                                       const std::string& where) {
-  SSL* ssl = tls.native_handle();
-  const std::string host = uri.host.substr(0, uri.host.find('%'));  // no IPv6 zone
-  std::error_code ec;
-  asio::ip::make_address(host, ec);
-  const bool ip_literal = !ec;
-  if (ip_literal) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
-  } else {
-    SSL_set_tlsext_host_name(ssl, host.c_str());
-    SSL_set1_host(ssl, host.c_str());
-  }
-  co_await tls.async_handshake(asio::ssl::stream_base::client,
-                               asio::redirect_error(asio::use_awaitable, ec));
-  if (!ec) co_return;
-  std::string what = "TLS handshake with " + where + " failed";
-  if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
-    what += " (certificate: ";
-    what += X509_verify_cert_error_string(verify);
-    what += ')';
-  }
-  throw std::system_error(ec, what);
-}
-#endif
-
-// Opens the connection on the executor of `a`'s timer (a strand, unless one
-// thread runs everything), so that the timer that enforces open_timeout and
-// the steps it interrupts never run at once.
-inline asio::awaitable<std::optional<client_connection>> open_client(
-    std::shared_ptr<client_attempt> a, websocket_uri uri, std::string unix_path,
-    client_options options) {
-  const std::string where =
-      unix_path.empty() ? host_and_port(uri.host, uri.port) : "unix socket " + unix_path;
-  if (options.open_timeout) {
-    a->timer.expires_after(*options.open_timeout);
-    a->timer.async_wait([a](std::error_code ec) {
-      if (ec || !a->opening) return;
-      a->timed_out = true;
-      a->resolver.cancel();
-      a->stream.close();
-    });
-  }
-  std::optional<client_connection> result;
-  std::exception_ptr failure;
-  try {
-    if (unix_path.empty()) {
-      co_await connect_tcp(*a, uri, where);
-    } else {
-      std::error_code ec;
-      const asio::local::stream_protocol::endpoint endpoint(unix_path);
-      co_await a->stream.local()->async_connect(endpoint,
-                                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) throw std::system_error(ec, "can't connect to " + where);
-    }
-#ifdef WEBSOCKETS_WITH_OPENSSL
-    if (auto* tls = a->stream.tls()) co_await start_tls(*tls, uri, where);
-#endif
-    auto handshake = co_await client_handshake(a->stream, uri, options);
-    a->opening = false;
-    a->timer.cancel();
-    result.emplace(std::move(a->stream), role::client, connection_options_of(options),
-                   std::move(handshake));
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  if (!failure) co_return result;
-  a->opening = false;
-  a->timer.cancel();
-  a->stream.close();
-  if (a->timed_out)
-    throw std::system_error(make_error_code(asio::error::timed_out),
-                            "opening handshake with " + where + " timed out");
-  std::rethrow_exception(failure);
-}
-
-inline asio::awaitable<client_connection> connect_to(std::string uri_text, std::string unix_path,
-                                                     client_options options) {
-  websocket_uri uri = parse_uri(uri_text);
-  const auto io = co_await asio::this_coro::executor;
-  const bool serial = single_threaded(io);
-  asio::any_io_executor strand = io;
-  if (!serial) strand = asio::make_strand(io);
-  std::shared_ptr<client_attempt> attempt;
-  if (!unix_path.empty()) {
-    if (uri.secure)
-      throw std::invalid_argument("unix_connect: TLS over a Unix socket isn't supported");
-    attempt = std::make_shared<client_attempt>(
-        io, strand, any_stream(asio::local::stream_protocol::socket(io)));
-  } else if (uri.secure) {
-#ifdef WEBSOCKETS_WITH_OPENSSL
-    auto context = options.ssl_context ? options.ssl_context : default_ssl_context();
-    attempt = std::make_shared<client_attempt>(
-        io, strand, any_stream(any_stream::tls_stream(asio::ip::tcp::socket(io), *context)));
-#else
-    throw std::invalid_argument("connect: " + uri_text +
-                                " needs TLS, and this build has no OpenSSL support");
-#endif
-  } else {
-#ifdef WEBSOCKETS_WITH_OPENSSL
-    if (options.ssl_context)
-      throw std::invalid_argument("connect: ssl_context is set for " + to_string(uri) +
-                                  "; use a wss:// URI for TLS");
-#endif
-    attempt = std::make_shared<client_attempt>(io, strand, any_stream(asio::ip::tcp::socket(io)));
-  }
-  // Built apart from the co_await: g++ 12 mishandles class temporaries
-  // inside a co_await expression.
-  auto opening =
-      open_client(std::move(attempt), std::move(uri), std::move(unix_path), std::move(options));
-  if (serial) {
-    auto result = co_await std::move(opening);
-    co_return std::move(*result);
-  }
-  auto on_strand = asio::co_spawn(strand, std::move(opening), asio::use_awaitable);
-  auto result = co_await std::move(on_strand);
-  co_return std::move(*result);
-}
-
-}  // namespace detail
 
 // Opens a connection to `uri` (ws:// or wss://) with `options`; see the top
 // of this header for what it throws. The URI is copied at once, so it may
 // be a temporary.
-inline asio::awaitable<client_connection> connect(std::string_view uri, client_options options) {
+//
+// Pass the options as a variable: g++ < 13 corrupts the heap with options
+// built inside the co_await, so there this is a compile error (see
+// detail/coawait_guard.hpp).
+//   websockets::client_options options{.origin = "https://example.com"};
+//   auto ws = co_await websockets::connect("wss://example.com/chat", options);
+inline asio::awaitable<client_connection> connect(std::string_view uri,
+                                                  const client_options& options) {
+  return detail::connect_to(std::string(uri), std::string(), options);
+}
+// Options defaults to client_options, so that a braced list lands here.
+template <class Options = client_options>
+requires std::same_as<Options, client_options> asio::awaitable<client_connection> connect(
+    std::string_view uri, Options&& options) {
+  static_assert(detail::coawait_rvalue_options_ok<Options>, WEBSOCKETS_COAWAIT_OPTIONS_MESSAGE);
   return detail::connect_to(std::string(uri), std::string(), std::move(options));
 }
 inline asio::awaitable<client_connection> connect(std::string_view uri) {
-  return connect(uri, client_options{});
+  return detail::connect_to(std::string(uri), std::string(), client_options{});
 }
 
 // Opens a connection over the Unix socket at `path`; `uri` gives the Host
-// header and the resource name (ws:// only).
+// header and the resource name (ws:// only). Options are passed as to
+// connect().
 inline asio::awaitable<client_connection> unix_connect(std::string path, std::string_view uri,
-                                                       client_options options) {
+                                                       const client_options& options) {
+  if (path.empty()) throw std::invalid_argument("unix_connect: empty socket path");
+  return detail::connect_to(std::string(uri), std::move(path), options);
+}
+template <class Options = client_options>
+requires std::same_as<Options, client_options> asio::awaitable<client_connection> unix_connect(
+    std::string path, std::string_view uri, Options&& options) {
+  static_assert(detail::coawait_rvalue_options_ok<Options>, WEBSOCKETS_COAWAIT_OPTIONS_MESSAGE);
   if (path.empty()) throw std::invalid_argument("unix_connect: empty socket path");
   return detail::connect_to(std::string(uri), std::move(path), std::move(options));
 }
 inline asio::awaitable<client_connection> unix_connect(std::string path,
                                                        std::string_view uri = "ws://localhost/") {
-  return unix_connect(std::move(path), uri, client_options{});
+  if (path.empty()) throw std::invalid_argument("unix_connect: empty socket path");
+  return detail::connect_to(std::string(uri), std::move(path), client_options{});
 }
 
 }  // namespace websockets

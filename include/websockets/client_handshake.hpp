@@ -28,13 +28,14 @@
 #include <utility>
 #include <vector>
 
-#include "websockets/detail/stream_traits.hpp"
+#include "websockets/client_check.hpp"
 #include "websockets/exceptions.hpp"
 #include "websockets/extensions/permessage_deflate.hpp"
 #include "websockets/handshake.hpp"
 #include "websockets/headers.hpp"
 #include "websockets/http.hpp"
 #include "websockets/http_io.hpp"
+#include "websockets/impl/stream_traits.hpp"
 #include "websockets/opening_handshake.hpp"
 #include "websockets/options.hpp"
 #include "websockets/uri.hpp"
@@ -90,57 +91,10 @@ inline std::string build_client_request(
   return key;
 }
 
-// Builds the extensions the server accepted, in the response's order.
-// Every one must match an offer: an answer no factory takes fails the
-// handshake, with the factory's own reason when it gave one.
-inline void accept_client_extensions(const headers& response,
-                                     std::span<const client_extension_factory* const> factories,
-                                     std::vector<std::unique_ptr<extension>>& accepted) {
-  for (auto value : response.get_all("Sec-WebSocket-Extensions")) {
-    for (const auto& answer : parse_extension_list(value)) {
-      std::exception_ptr refused;
-      bool done = false;
-      for (const auto* f : factories) {
-        if (f->name() != answer.name) continue;
-        try {
-          accepted.push_back(f->process_response_params(answer.params, accepted));
-          done = true;
-          break;
-        } catch (const negotiation_error&) {
-          refused = std::current_exception();
-        }
-      }
-      if (done) continue;
-      if (refused) std::rethrow_exception(refused);
-      throw negotiation_error("the server accepted extension " + detail::printable(answer.name) +
-                              ", which this client didn't offer");
-    }
-  }
-}
-
-// The subprotocol the server chose, which must be one this client offered.
-inline std::optional<std::string> accept_client_subprotocol(const headers& response,
-                                                            const client_options& options) {
-  auto values = response.get_all("Sec-WebSocket-Protocol");
-  if (values.empty()) return std::nullopt;
-  std::vector<std::string> chosen;
-  for (auto value : values) {
-    auto list = parse_subprotocol_list(value);
-    chosen.insert(chosen.end(), std::make_move_iterator(list.begin()),
-                  std::make_move_iterator(list.end()));
-  }
-  if (chosen.size() != 1)
-    throw invalid_header("Sec-WebSocket-Protocol",
-                         "more than one subprotocol chosen: " + detail::join(chosen));
-  if (std::find(options.subprotocols.begin(), options.subprotocols.end(), chosen.front()) ==
-      options.subprotocols.end())
-    throw negotiation_error("the server chose subprotocol " + detail::printable(chosen.front()) +
-                            ", which this client didn't offer");
-  return std::move(chosen.front());
-}
-
 // The client side of the opening handshake on `stream`, which stays the
-// caller's. Returns what the connection needs; throws on any failure.
+// caller's: writes the request, reads the response and checks it with
+// check_handshake_response(). Returns what the connection needs; throws on
+// any failure.
 template <class Stream>
 asio::awaitable<opening_handshake> client_handshake(Stream& stream, const websocket_uri& uri,
                                                     const client_options& options) {
@@ -152,19 +106,12 @@ asio::awaitable<opening_handshake> client_handshake(Stream& stream, const websoc
   std::string buffer;
   auto dynamic = asio::dynamic_buffer(buffer);
   http_response response = co_await read_response(stream, dynamic, options.response_limits);
-  if (response.status_code != 101) {
-    auto items = response.headers.raw_items();
-    throw invalid_status_code(response.status_code, {items.begin(), items.end()},
-                              std::move(response.body));
-  }
-  check_response(response.headers, key);
 
-  opening_handshake result;
-  accept_client_extensions(response.headers, factories, result.extensions);
-  result.subprotocol = accept_client_subprotocol(response.headers, options);
+  const client_offer offer{
+      .key = key, .extensions = factories, .subprotocols = options.subprotocols};
+  opening_handshake result = check_handshake_response(std::move(response), offer);
   result.path = uri.resource_name;
   result.request_headers = std::move(request.headers);
-  result.response_headers = std::move(response.headers);
   result.leftover = std::move(buffer);  // the server's first frames, if any
   result.host = uri.host;
   result.port = uri.port;

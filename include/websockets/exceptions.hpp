@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "websockets/close_code.hpp"
+
 namespace websockets {
 
 // The base of every exception of the library.
@@ -70,39 +72,39 @@ inline std::string printable(std::string_view s, std::size_t max = 200) {
 // A readable name for a close code, for messages ("1002 (protocol error)").
 inline std::string_view close_code_name(std::uint16_t code) noexcept {
   switch (code) {
-    case 1000:
+    case code_of(close_code::normal_closure):
       return "OK";
-    case 1001:
+    case code_of(close_code::going_away):
       return "going away";
-    case 1002:
+    case code_of(close_code::protocol_error):
       return "protocol error";
-    case 1003:
+    case code_of(close_code::unsupported_data):
       return "unsupported data";
-    case 1005:
+    case code_of(close_code::no_status_received):
       return "no status received";
-    case 1006:
+    case code_of(close_code::abnormal_closure):
       return "connection closed abnormally";
-    case 1007:
+    case code_of(close_code::invalid_payload):
       return "invalid frame payload data";
-    case 1008:
+    case code_of(close_code::policy_violation):
       return "policy violation";
-    case 1009:
+    case code_of(close_code::message_too_big):
       return "message too big";
-    case 1010:
+    case code_of(close_code::mandatory_extension):
       return "mandatory extension";
-    case 1011:
+    case code_of(close_code::internal_error):
       return "internal error";
-    case 1012:
+    case code_of(close_code::service_restart):
       return "service restart";
-    case 1013:
+    case code_of(close_code::try_again_later):
       return "try again later";
-    case 1014:
+    case code_of(close_code::bad_gateway):
       return "bad gateway";
-    case 1015:
+    case code_of(close_code::tls_handshake):
       return "TLS handshake failed";
     default:
-      if (code >= 3000 && code < 4000) return "registered";
-      if (code >= 4000 && code < 5000) return "private use";
+      if (is_registered_close_code(code)) return "registered";
+      if (is_private_close_code(code)) return "private use";
       return "unknown";
   }
 }
@@ -150,7 +152,7 @@ class connection_closed : public websocket_exception {
                     std::optional<std::uint16_t> sent_code = std::nullopt,
                     std::string sent_reason = {})
       : websocket_exception(detail::closed_message(rcvd_code, rcvd_reason, sent_code, sent_reason)),
-        code_(rcvd_code.value_or(1006)),
+        code_(rcvd_code.value_or(code_of(close_code::abnormal_closure))),
         reason_(std::move(rcvd_reason)),
         sent_code_(sent_code),
         sent_reason_(std::move(sent_reason)) {}
@@ -388,7 +390,8 @@ class payload_too_big : public websocket_exception {
 // errors, 1007 for invalid UTF-8 or data that doesn't decode.
 class protocol_error : public websocket_exception {
  public:
-  explicit protocol_error(const std::string& what, std::uint16_t close_code = 1002)
+  explicit protocol_error(const std::string& what, std::uint16_t close_code = code_of(
+                                                       websockets::close_code::protocol_error))
       : websocket_exception(what), close_code_(close_code) {}
   std::uint16_t close_code() const noexcept { return close_code_; }
 

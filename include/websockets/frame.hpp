@@ -20,6 +20,7 @@
 #include <string_view>
 #include <utility>
 
+#include "websockets/close_code.hpp"
 #include "websockets/detail/mask.hpp"
 #include "websockets/exceptions.hpp"
 #include "websockets/utf8.hpp"
@@ -57,7 +58,10 @@ constexpr bool is_data(opcode op) noexcept {
 // True when the raw 4-bit opcode of a header is one RFC 6455 defines; the
 // others (3-7, 11-15) are reserved and fail the connection.
 constexpr bool is_known_opcode(std::uint8_t raw) noexcept {
-  return raw <= 2 || (raw >= 8 && raw <= 10);
+  const auto in = [raw](opcode first, opcode last) {
+    return raw >= static_cast<std::uint8_t>(first) && raw <= static_cast<std::uint8_t>(last);
+  };
+  return in(opcode::cont, opcode::binary) || in(opcode::close, opcode::pong);
 }
 
 // A short name of the opcode, for error messages ("TEXT", "PING").
@@ -284,8 +288,12 @@ inline void frame::check() const {
 // Node's ws have it. 1005, 1006 and 1015 only stand for the absence of a
 // code; the rest are reserved or unassigned.
 constexpr bool is_valid_close_code(std::uint16_t code) noexcept {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-         (code >= 3000 && code <= 4999);
+  const auto in = [code](close_code first, close_code last) {
+    return code >= code_of(first) && code <= code_of(last);
+  };
+  return in(close_code::normal_closure, close_code::unsupported_data) ||
+         in(close_code::invalid_payload, close_code::bad_gateway) ||
+         is_registered_close_code(code) || is_private_close_code(code);
 }
 
 // Parses the payload of a close frame (RFC 6455 5.5.1) into a code and a
@@ -293,19 +301,21 @@ constexpr bool is_valid_close_code(std::uint16_t code) noexcept {
 // protocol_error with close code 1002 for a 1-byte payload or a code that
 // may not be received, and with 1007 for a reason that isn't valid UTF-8.
 inline std::pair<std::uint16_t, std::string> parse_close(std::string_view payload) {
-  if (payload.empty()) return {1005, {}};
-  if (payload.size() == 1) throw protocol_error("close frame too short: a 1-byte payload", 1002);
+  if (payload.empty()) return {code_of(close_code::no_status_received), {}};
+  if (payload.size() == 1)
+    throw protocol_error("close frame too short: a 1-byte payload",
+                         code_of(close_code::protocol_error));
   const auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                                static_cast<unsigned char>(payload[1]));
   if (!is_valid_close_code(code))
     throw protocol_error("invalid close code in a close frame: " + detail::describe_close(code, {}),
-                         1002);
+                         code_of(close_code::protocol_error));
   const std::string_view reason = payload.substr(2);
   if (!is_valid_utf8(reason))
     throw protocol_error("invalid UTF-8 in the reason of a close frame at byte " +
                              std::to_string(2 + detail::utf8_error_offset(reason)) +
                              " of its payload",
-                         1007);
+                         code_of(close_code::invalid_payload));
   return {code, std::string(reason)};
 }
 

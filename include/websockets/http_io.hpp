@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "websockets/config.hpp"
 #include "websockets/http.hpp"
 
 namespace websockets {

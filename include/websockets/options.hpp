@@ -10,7 +10,9 @@
 //
 // With g++ 12, build options (and handler lambdas that capture by value) in
 // a variable before the co_await: g++ 12 destroys a braced temporary or a
-// capturing lambda written inside a co_await expression twice.
+// capturing lambda written inside a co_await expression twice. On g++ < 13
+// the entry points make the other forms a compile error
+// (detail/coawait_guard.hpp); on every compiler, this form works.
 //
 //   websockets::client_options options{.subprotocols = {"chat"}};
 //   auto ws = co_await websockets::connect(uri, options);
@@ -32,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "websockets/config.hpp"
 #include "websockets/connection_options.hpp"
 #include "websockets/extensions/extension.hpp"
 #include "websockets/headers.hpp"
@@ -107,13 +110,13 @@ class header_source {
 // The options of serve() and unix_serve(): the reference's serve() arguments.
 struct server_options {
   // ---- The connection (see connection_options) --------------------------
-  std::optional<duration> ping_interval = std::chrono::seconds(20);
-  std::optional<duration> ping_timeout = std::chrono::seconds(20);
-  std::optional<duration> close_timeout = std::chrono::seconds(10);
-  std::optional<std::size_t> max_size = std::size_t{1} << 20;
-  std::size_t max_queue = 32;
-  std::size_t read_limit = 64 * 1024;
-  std::size_t write_limit = 64 * 1024;
+  std::optional<duration> ping_interval = connection_defaults::ping_interval;
+  std::optional<duration> ping_timeout = connection_defaults::ping_timeout;
+  std::optional<duration> close_timeout = connection_defaults::close_timeout;
+  std::optional<std::size_t> max_size = connection_defaults::max_size;
+  std::size_t max_queue = connection_defaults::max_queue;
+  std::size_t read_limit = connection_defaults::read_limit;
+  std::size_t write_limit = connection_defaults::write_limit;
 
   // ---- The opening handshake --------------------------------------------
 
@@ -180,13 +183,13 @@ struct server_options {
 // arguments.
 struct client_options {
   // ---- The connection (see connection_options) --------------------------
-  std::optional<duration> ping_interval = std::chrono::seconds(20);
-  std::optional<duration> ping_timeout = std::chrono::seconds(20);
-  std::optional<duration> close_timeout = std::chrono::seconds(10);
-  std::optional<std::size_t> max_size = std::size_t{1} << 20;
-  std::size_t max_queue = 32;
-  std::size_t read_limit = 64 * 1024;
-  std::size_t write_limit = 64 * 1024;
+  std::optional<duration> ping_interval = connection_defaults::ping_interval;
+  std::optional<duration> ping_timeout = connection_defaults::ping_timeout;
+  std::optional<duration> close_timeout = connection_defaults::close_timeout;
+  std::optional<std::size_t> max_size = connection_defaults::max_size;
+  std::size_t max_queue = connection_defaults::max_queue;
+  std::size_t read_limit = connection_defaults::read_limit;
+  std::size_t write_limit = connection_defaults::write_limit;
 
   // ---- The opening handshake --------------------------------------------
 
@@ -226,6 +229,37 @@ struct client_options {
 };
 
 namespace detail {
+
+// The connection's fields are written in three structs (flat, for
+// designated initializers), so the compiler checks that they agree: the
+// defaults are the same constants (connection_defaults), and here the
+// names and types. A field added to connection_options fails the count
+// below until server_options, client_options and connection_part() have
+// it too.
+template <class Options>
+constexpr bool has_connection_fields = std::is_same_v<decltype(Options::ping_interval),
+                                                      decltype(connection_options::ping_interval)>&&
+    std::is_same_v<decltype(Options::ping_timeout), decltype(connection_options::ping_timeout)>&&
+        std::is_same_v<decltype(Options::close_timeout),
+                       decltype(connection_options::close_timeout)>&&
+            std::is_same_v<decltype(Options::max_size), decltype(connection_options::max_size)>&&
+                std::is_same_v<decltype(Options::max_queue),
+                               decltype(connection_options::max_queue)>&&
+                    std::is_same_v<decltype(Options::read_limit),
+                                   decltype(connection_options::read_limit)>&&
+                        std::is_same_v<decltype(Options::write_limit),
+                                       decltype(connection_options::write_limit)>;
+static_assert(has_connection_fields<server_options>);
+static_assert(has_connection_fields<client_options>);
+static_assert(
+    [] {
+      [[maybe_unused]] auto [ping_interval, ping_timeout, close_timeout, max_size, max_queue,
+                             read_limit, write_limit] = connection_options{};
+      (void)ping_interval;  // clang 16 ignores [[maybe_unused]] on a structured binding
+      return true;
+    }(),
+    "connection_options has seven fields; a new one goes into server_options, client_options "
+    "and connection_part() too");
 
 template <class Options>
 connection_options connection_part(const Options& o) {

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "websockets/close_code.hpp"
 #include "websockets/detail/mask.hpp"
 #include "websockets/detail/random.hpp"
 #include "websockets/detail/string_pool.hpp"
@@ -47,6 +48,15 @@ enum class connection_state : std::uint8_t {
   closed,   // the TCP connection is gone
 };
 
+// How far the closing handshake got (protocol::closing_progress()): the I/O
+// layer bounds each step with its close timeout.
+enum class closing_step : std::uint8_t {
+  none,       // no close frame yet
+  failing,    // the peer broke the protocol; the close frame waits (defer_failure())
+  handshake,  // one close frame sent or received, waiting for the other
+  transport,  // both exchanged, or the connection failed: waiting for TCP to close
+};
+
 // What next_event() reports.
 struct event {
   enum class kind : std::uint8_t {
@@ -62,7 +72,7 @@ struct event {
 
 // A close frame's contents.
 struct close_frame {
-  std::uint16_t code = 1005;
+  std::uint16_t code = code_of(close_code::no_status_received);
   std::string reason;
 };
 
@@ -153,6 +163,13 @@ class protocol {
   // Whether the close frame was received before this side sent its own.
   bool close_rcvd_then_sent() const noexcept { return close_rcvd_then_sent_; }
 
+  closing_step closing_progress() const noexcept {
+    if ((close_sent_ && close_rcvd_) || !failure_.empty()) return closing_step::transport;
+    if (pending_failure_) return closing_step::failing;
+    if (close_sent_ || close_rcvd_) return closing_step::handshake;
+    return closing_step::none;
+  }
+
   // Why this side failed the connection (a protocol error by the peer, a
   // message too big...), empty if it didn't.
   const std::string& failure() const noexcept { return failure_; }
@@ -160,7 +177,7 @@ class protocol {
   // The close code an application sees: that of the peer's close frame, or
   // 1006 when the connection ended without one (RFC 6455 7.1.5).
   std::uint16_t close_code() const noexcept {
-    return close_rcvd_ ? close_rcvd_->code : std::uint16_t{1006};
+    return close_rcvd_ ? close_rcvd_->code : code_of(close_code::abnormal_closure);
   }
   std::string_view close_reason() const noexcept {
     return close_rcvd_ ? std::string_view(close_rcvd_->reason) : std::string_view();
@@ -170,7 +187,8 @@ class protocol {
   // the peer's with 1000 or 1001, and no failure.
   bool closed_ok() const noexcept {
     return close_rcvd_ && close_sent_ && failure_.empty() &&
-           (close_rcvd_->code == 1000 || close_rcvd_->code == 1001);
+           (close_rcvd_->code == code_of(close_code::normal_closure) ||
+            close_rcvd_->code == code_of(close_code::going_away));
   }
 
   // The exception that describes how the connection closed, for an
@@ -203,6 +221,32 @@ class protocol {
       if (in_.size() - in_end_ < min_size) in_.resize(in_end_ + min_size);
     }
     return {in_.data() + in_end_, in_.size() - in_end_};
+  }
+
+  // Whether a peer's protocol violation waits to fail the connection.
+  //
+  // By default next_event() fails the connection as soon as it finds a
+  // violation, so the close frame goes out ahead of whatever the application
+  // would answer to the messages that came before it in the same read. With
+  // deferral on (while the connection is open and no close frame was sent),
+  // those messages are reported as usual, then the violation is only
+  // recorded: failure_pending() is true, closing_progress() says failing,
+  // next_event() reports nothing more and discards every byte received, and
+  // the application may still send. commit_failure() then queues the close
+  // frame, after the answers; the I/O layer calls it once the application
+  // has taken every message before the violation, or after a timeout.
+  // send_close() and fail() commit it too (the violation's code wins), and
+  // so does the end of the transport (without a close frame).
+  void defer_failure(bool on) noexcept { defer_failure_ = on; }
+  bool failure_pending() const noexcept { return pending_failure_.has_value(); }
+
+  // Fails the connection for the violation recorded with defer_failure(),
+  // if one is pending: as fail() with its code and reason.
+  void commit_failure() {
+    if (!pending_failure_) return;
+    const close_frame f = std::move(*pending_failure_);
+    pending_failure_.reset();
+    fail(f.code, f.reason);
   }
 
   // Records that `n` bytes were written into the area prepare() gave.
@@ -271,7 +315,8 @@ class protocol {
   // is complete yet (more bytes are needed), or when the connection is
   // closed. A peer that breaks the protocol makes the connection fail:
   // a close frame with the right code is queued, failure() says why, and no
-  // further event is reported.
+  // further event is reported. With defer_failure(true), the close frame
+  // waits for commit_failure().
   bool next_event(event& ev) {
     // Once the transport is closed, nothing more happened on the wire.
     if (state_ == connection_state::closed && transport_closed_) return false;
@@ -283,10 +328,10 @@ class protocol {
       try {
         if (parse_one(ev)) return true;
       } catch (const payload_too_big& e) {
-        fail(1009, e.what());
+        fail_or_defer(code_of(close_code::message_too_big), e.what());
         continue;
       } catch (const protocol_error& e) {
-        fail(e.close_code(), e.what());
+        fail_or_defer(e.close_code(), e.what());
         continue;
       }
       return finish_eof_if_due();
@@ -341,10 +386,15 @@ class protocol {
 
   // Starts the closing handshake: queues a close frame (code 1005 sends an
   // empty payload). Throws invalid_state if a close frame was already sent.
-  // serialize_close() checks the code and the reason.
-  void send_close(std::uint16_t code = 1000, std::string_view reason = {}) {
+  // serialize_close() checks the code and the reason. While a failure is
+  // pending (defer_failure()), commits it instead.
+  void send_close(std::uint16_t code = code_of(close_code::normal_closure),
+                  std::string_view reason = {}) {
+    if (pending_failure_) return commit_failure();
     check_can_send();
-    std::string payload = code == 1005 ? std::string() : serialize_close(code, reason);
+    std::string payload = code == code_of(close_code::no_status_received)
+                              ? std::string()
+                              : serialize_close(code, reason);
     queue_close(code, reason, payload);
     if (close_rcvd_ && role_ == role::server) eof_due_ = true;
   }
@@ -352,12 +402,15 @@ class protocol {
   // Fails the connection (RFC 6455 7.1.7): sends a close frame with `code`
   // unless one was sent already (or the code is 1006, which is never sent),
   // stops processing what the peer sends, and, on a server, asks for the
-  // TCP connection to be closed at once.
+  // TCP connection to be closed at once. A failure pending (defer_failure())
+  // is committed instead: the peer's violation came first.
   void fail(std::uint16_t code, std::string_view reason) {
+    if (pending_failure_) return commit_failure();
     if (failure_.empty())
       failure_ = reason.empty() ? std::string("connection failed") : std::string(reason);
-    if (state_ == connection_state::open && !close_sent_ && code != 1006) {
-      std::string r(truncate_utf8(reason, 123));
+    if (state_ == connection_state::open && !close_sent_ &&
+        code != code_of(close_code::abnormal_closure)) {
+      std::string r(truncate_utf8(reason, max_close_reason));
       queue_close(code, r, serialize_close(code, r));
     }
     if (state_ != connection_state::closed) state_ = connection_state::closing;
@@ -412,6 +465,11 @@ class protocol {
     transport_closed_ = true;
     reset_message();
     in_begin_ = in_end_;  // bytes left over belong to no frame any more
+    if (pending_failure_) {
+      // Too late for a close frame; failure() still says why.
+      if (failure_.empty()) failure_ = std::move(pending_failure_->reason);
+      pending_failure_.reset();
+    }
   }
 
  private:
@@ -434,7 +492,7 @@ class protocol {
 
   void send_control(opcode op, std::span<const std::byte> data) {
     check_can_send();
-    if (data.size() > 125)
+    if (data.size() > max_control_payload)
       throw std::invalid_argument("a control frame's payload is at most 125 bytes");
     queue_frame(true, false, false, false, op, data, false);
   }
@@ -485,6 +543,18 @@ class protocol {
     receiving_fragmented_ = false;
     msg_.clear();
     validator_.reset();
+  }
+
+  // A violation found by next_event(): fails the connection, or, with
+  // deferral on and the connection open, records it for commit_failure()
+  // and stops parsing.
+  void fail_or_defer(std::uint16_t code, std::string_view reason) {
+    if (!defer_failure_ || state_ != connection_state::open || close_sent_)
+      return fail(code, reason);
+    pending_failure_ = close_frame{code, std::string(reason)};
+    discarding_ = true;
+    in_begin_ = in_end_ = 0;
+    reset_message();
   }
 
   // Called when no event is left in the buffer: once the peer's EOF was
@@ -543,7 +613,8 @@ class protocol {
       std::byte* p = in_.data() + in_begin_;
       if (header_.masked) mask_phase_ = detail::apply_mask(p, take, header_.mask, mask_phase_);
       if (receiving_text_ && !validator_.feed(p, take))
-        throw protocol_error("invalid UTF-8 in a text message", 1007);
+        throw protocol_error("invalid UTF-8 in a text message",
+                             code_of(close_code::invalid_payload));
       msg_.append(reinterpret_cast<const char*>(p), take);
       in_begin_ += take;
       payload_done_ += take;
@@ -565,29 +636,29 @@ class protocol {
       throw protocol_error("incorrect masking: a server frame is masked");
     if ((h.rsv1 && !allowed_rsv1_) || (h.rsv2 && !allowed_rsv2_) || (h.rsv3 && !allowed_rsv3_))
       throw protocol_error("reserved bits must be 0 without an extension that uses them");
+    if (!is_known_opcode(h.opcode))
+      throw protocol_error("invalid opcode " + std::to_string(h.opcode));
     const auto op = static_cast<opcode>(h.opcode);
-    switch (h.opcode) {
-      case 0:
+    switch (op) {
+      case opcode::cont:
         if (!receiving_fragmented_) throw protocol_error("unexpected continuation frame");
         break;
-      case 1:
-      case 2:
+      case opcode::text:
+      case opcode::binary:
         if (receiving_fragmented_)
           throw protocol_error("expected a continuation frame, got opcode " +
                                std::to_string(h.opcode));
         break;
-      case 8:
-      case 9:
-      case 10:
+      case opcode::close:
+      case opcode::ping:
+      case opcode::pong:
         if (!h.fin) throw protocol_error("fragmented control frame");
-        if (h.length > 125)
+        if (h.length > max_control_payload)
           throw protocol_error("control frame too long: " + std::to_string(h.length) + " bytes");
         if (h.rsv1 || h.rsv2 || h.rsv3)
           throw protocol_error("reserved bits set on a control frame");
         whole_frame_.clear();
         return;
-      default:
-        throw protocol_error("invalid opcode " + std::to_string(h.opcode));
     }
     // A data frame.
     if (op != opcode::cont) {
@@ -680,7 +751,7 @@ class protocol {
                             " bytes after decompression");
     const auto* p = reinterpret_cast<const std::byte*>(scratch_.data.data());
     if (receiving_text_ && !validator_.feed(p, scratch_.data.size()))
-      throw protocol_error("invalid UTF-8 in a text message", 1007);
+      throw protocol_error("invalid UTF-8 in a text message", code_of(close_code::invalid_payload));
     msg_.append(scratch_.data);
     whole_frame_.swap(scratch_.data);
     whole_frame_.clear();
@@ -690,7 +761,8 @@ class protocol {
 
   bool finish_message(event& ev) {
     if (receiving_text_ && !validator_.complete())
-      throw protocol_error("invalid UTF-8: a text message ends inside a code point", 1007);
+      throw protocol_error("invalid UTF-8: a text message ends inside a code point",
+                           code_of(close_code::invalid_payload));
     ev.type = event::kind::message;
     ev.op = receiving_op_;
     ev.data.swap(msg_);
@@ -744,6 +816,8 @@ class protocol {
   bool close_rcvd_then_sent_ = false;
   bool eof_due_ = false;
   std::string failure_;
+  bool defer_failure_ = false;
+  std::optional<close_frame> pending_failure_;  // the violation's close frame, not sent yet
 };
 
 }  // namespace websockets

@@ -6,11 +6,13 @@
 // basic_websocket<Stream> for a connection over any Asio stream
 // (websocket.hpp), the opening handshake on its own (server_handshake.hpp,
 // client_handshake.hpp, handshake.hpp, http.hpp), the frame codec and
-// permessage-deflate, and test_stream to test handlers without sockets.
+// permessage-deflate. test_stream.hpp (an in-memory stream for tests) is
+// included on its own, by the tests that use it.
 #pragma once
 
 #include "websockets/any_stream.hpp"
 #include "websockets/client.hpp"
+#include "websockets/client_check.hpp"
 #include "websockets/client_handshake.hpp"
 #include "websockets/connection_options.hpp"
 #include "websockets/exceptions.hpp"
@@ -27,8 +29,8 @@
 #include "websockets/options.hpp"
 #include "websockets/protocol.hpp"
 #include "websockets/server.hpp"
+#include "websockets/server_accept.hpp"
 #include "websockets/server_handshake.hpp"
-#include "websockets/test_stream.hpp"
 #include "websockets/uri.hpp"
 #include "websockets/utf8.hpp"
 #include "websockets/websocket.hpp"

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -71,6 +72,20 @@ inline bool id_less(const std::string& a, const std::string& b) {
     j = ej + 1;
   }
   return a.size() - std::min(i, a.size()) < b.size() - std::min(j, b.size());
+}
+
+// The cases in which a valid message and a faulty frame arrive together:
+// the library answers the message before it fails the connection, so
+// NON-STRICT on one of them fails its test too.
+inline bool answers_before_failing(std::string_view id) {
+  constexpr std::string_view ids[] = {"3.2",   "3.3",   "3.4",   "4.1.3", "4.1.4",
+                                      "4.1.5", "4.2.3", "4.2.4", "4.2.5", "5.15"};
+  return std::find(std::begin(ids), std::end(ids), id) != std::end(ids);
+}
+
+// Whether a case's result fails its ctest test.
+inline bool fails_test(std::string_view id, outcome grade) {
+  return grade == outcome::failed || (grade == outcome::non_strict && answers_before_failing(id));
 }
 
 // One line of the report.

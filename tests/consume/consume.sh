@@ -3,7 +3,12 @@
 # three ways the README shows, in a scratch directory that is removed after.
 #
 #   consume.sh subdirectory|package|include SOURCE_DIR
+#
+# The compilers and flags come from CC, CXX, CXXFLAGS and LDFLAGS (cmake
+# reads them too), as tests/consume.cmake sets them: this build's, and clang.
 set -euo pipefail
+CC=${CC:-cc}
+CXX=${CXX:-c++}
 mode=$1
 src=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,11 +34,17 @@ case "$mode" in
     ;;
   include)
     for f in api http llhttp; do
-      cc -O2 -c /usr/share/llhttp/$f.c -I/usr/share/include/llhttp -o "$work/$f.o"
+      "$CC" -O2 -c /usr/share/llhttp/$f.c -I/usr/share/include/llhttp -o "$work/$f.o"
     done
-    c++ -std=c++20 -O1 -DASIO_STANDALONE -DWEBSOCKETS_WITH_OPENSSL -I"$src/include" \
-      -I/usr/share/include/llhttp "$here/app.cpp" "$work/api.o" "$work/http.o" "$work/llhttp.o" \
-      -lz -lssl -lcrypto -pthread -o "$work/app"
+    # What the README says to add with clang: Asio 1.22 needs telling.
+    coawait=()
+    if "$CXX" --version | grep -q clang; then
+      coawait=(-DASIO_HAS_CO_AWAIT -DASIO_HAS_STD_COROUTINE)
+    fi
+    # shellcheck disable=SC2086 # the flags are words
+    "$CXX" ${CXXFLAGS:-} -std=c++20 -O1 -DASIO_STANDALONE "${coawait[@]}" -DWEBSOCKETS_WITH_OPENSSL \
+      -I"$src/include" -I/usr/share/include/llhttp "$here/app.cpp" "$work/api.o" "$work/http.o" \
+      "$work/llhttp.o" ${LDFLAGS:-} -lz -lssl -lcrypto -pthread -o "$work/app"
     "$work/app"
     ;;
   *)

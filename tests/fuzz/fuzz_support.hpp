@@ -128,10 +128,12 @@ class reader {
 inline std::vector<std::string_view> read_pieces(reader& r, std::string_view* whole = nullptr) {
   const std::size_t cuts = r.byte() % 16;
   std::vector<std::size_t> lengths;
+  lengths.reserve(cuts);  // one allocation each, not one per growth
   for (std::size_t i = 0; i < cuts; ++i) lengths.push_back(r.byte());
   const std::string_view data = r.rest();
   if (whole) *whole = data;
   std::vector<std::string_view> pieces;
+  pieces.reserve(cuts + 1);
   std::size_t at = 0;
   for (std::size_t n : lengths) {
     n = std::min(n, data.size() - at);

@@ -148,8 +148,12 @@ def headers_seeds():
         "Basic dXNlcg==", "token\twith\ttabs", "\"unterminated", "a=\"q\\\"uoted\"",
         "x; y=\"\\", "v\x00l", "\u00e9\u00e8",
     ]
+    # A byte picks the check (fuzz_headers.cpp): each value goes to all seven.
+    checks = ["connection", "upgrade", "extensions", "subprotocols", "authorization", "checks",
+              "container"]
     for i, v in enumerate(values):
-        c.add("value-%02d" % i, v.encode())
+        for k, check in enumerate(checks):
+            c.add("%s-%02d" % (check, i), bytes([k]) + v.encode())
 
 
 # ---- fuzz_http_request / fuzz_http_response -----------------------------------
@@ -255,6 +259,45 @@ def handshake_seeds():
     for s in SESSIONS:
         head, _ = split_head(capture(s + "-s2c"))
         c.add("response-" + s, b"\1" + client_options["defaults"] + b"\0" + head)
+
+
+# ---- fuzz_accept -------------------------------------------------------------
+
+def accept_seeds():
+    c = Corpus("fuzz_accept")
+    # Settings bytes (fuzz_accept.cpp): deflate, origins, subprotocols; a
+    # fixed extra header; a time.
+    plain, everything = b"\x01", bytes([0x01 | 0x04 | 0x10])
+    time = struct.pack("<I", 784111777)
+    with_origin = RFC_REQUEST.replace(b"Origin: http://example.com", b"Origin: https://example.com")
+    good = {
+        "rfc6455": (plain, RFC_REQUEST),
+        "rfc6455-origin-subprotocol": (everything, with_origin),
+        "deflate": (plain, RFC_REQUEST[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate; "
+                           b"client_max_window_bits\r\n\r\n"),
+        "tls-select-process-request": (bytes([0x01 | 0x02 | 0x10 | 0x20]), RFC_REQUEST),
+    }
+    for name, (flags, req) in good.items():
+        c.add("valid-" + name, flags + b"\x01" + time + req)
+    for s in SESSIONS:
+        head, _ = split_head(capture(s + "-c2s"))
+        c.add("valid-" + s, plain + b"\x03" + time + head)
+    bad = {
+        "post": RFC_REQUEST.replace(b"GET ", b"POST ", 1),
+        "http10": RFC_REQUEST.replace(b"HTTP/1.1", b"HTTP/1.0", 1),
+        "no-host": RFC_REQUEST.replace(b"Host: server.example.com\r\n", b""),
+        "body": RFC_REQUEST[:-2] + b"Content-Length: 3\r\n\r\nabc",
+        "no-upgrade": RFC_REQUEST.replace(b"Upgrade: websocket\r\n", b""),
+        "short-key": RFC_REQUEST.replace(b"dGhlIHNhbXBsZSBub25jZQ==", b"dGhl"),
+        "version-8": RFC_REQUEST.replace(b"Version: 13", b"Version: 8"),
+        "bad-extensions": RFC_REQUEST[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate;;\r\n\r\n",
+        "not-http": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    }
+    for name, req in bad.items():
+        c.add("invalid-" + name, everything + b"\x01" + time + req)
+    c.add("invalid-origin", everything + b"\x01" + time + RFC_REQUEST)
+    c.add("invalid-extra-header", plain + b"\x02" + time + RFC_REQUEST)
+    c.add("invalid-subprotocol-choice", bytes([0x01 | 0x10 | 0x40]) + b"\x01" + time + RFC_REQUEST)
 
 
 # ---- fuzz_inflate ------------------------------------------------------------
@@ -487,6 +530,7 @@ def main():
     headers_seeds()
     http_seeds()
     handshake_seeds()
+    accept_seeds()
     inflate_seeds()
     for role in ("server", "client"):
         for deflate in (False, True):

@@ -78,7 +78,8 @@ class server_thread {
   static asio::awaitable<void> run(server_thread* self, Handler handler, server_options options,
                                    std::promise<asio::ip::tcp::endpoint>* listening) {
     try {
-      auto srv = co_await serve(std::move(handler), "127.0.0.1", 0, std::move(options));
+      // As lvalues: the g++ < 13 guard rejects rvalues inside co_await.
+      auto srv = co_await serve(handler, "127.0.0.1", 0, options);
       self->server_.emplace(std::move(srv));
     } catch (...) {
       listening->set_exception(std::current_exception());

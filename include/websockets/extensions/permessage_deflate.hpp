@@ -218,7 +218,7 @@ class permessage_deflate final : public extension {
       if (!inflater_->ended()) n = inflater_->decompress(tail, sizeof tail, out, n, limit);
       if (!inflater_->at_block_boundary())
         throw protocol_error("invalid compressed data: the message ends inside a DEFLATE block",
-                             1007);
+                             code_of(close_code::invalid_payload));
     }
     f.data.assign(out.data(), n);
     detail::scratch_buffer::trim();

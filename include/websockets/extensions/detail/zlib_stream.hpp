@@ -214,7 +214,7 @@ class inflater {
           throw protocol_error(std::string("invalid compressed data: ") +
                                    (z_.msg ? z_.msg : "corrupt DEFLATE stream") + " near byte " +
                                    std::to_string(size - left + (chunk - z_.avail_in)),
-                               1007);
+                               code_of(close_code::invalid_payload));
         }
         if (rc == Z_MEM_ERROR) throw std::bad_alloc();
         if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::logic_error("zlib inflate() failed");
